@@ -1,0 +1,22 @@
+{
+  "targets": [{
+    "target_name": "gdnsq_native",
+    "sources": [
+      "native/src/addon.cc",
+      "native/src/ops_tensor.cc",
+      "native/src/ops_math.cc",
+      "native/src/ops_nn.cc",
+      "native/src/custom_swish.cc",
+      "native/src/bench_resnet.cc"
+    ],
+    "include_dirs": [
+      "<!(node -p \"require('node-addon-api').include_dir\")",
+      "<!@(node scripts/libtorch.js --include)"
+    ],
+    "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+    "cflags!": ["-fno-exceptions"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
+    "cflags_cc": ["<!@(node scripts/libtorch.js --cflags)", "-O3", "-fexceptions", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+    "libraries": ["<!@(node scripts/libtorch.js --libs)"]
+  }]
+}

@@ -1,0 +1,178 @@
+// Module entry, handle lifetime and argument decoding shared by every binding file.
+#include "common.h"
+#include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
+#include <torch/version.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+
+namespace gdnsq {
+
+int64_t g_live_handles = 0;
+
+static void Finalize(Napi::Env env, Holder* h) {
+  if (h->t.defined()) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, -h->bytes);
+    --g_live_handles;
+  }
+  delete h;
+}
+
+Napi::Value Wrap(Napi::Env env, at::Tensor t) {
+  auto* h = new Holder{std::move(t), 0};
+  if (h->t.defined() && h->t.device().is_cpu()) h->bytes = static_cast<int64_t>(h->t.nbytes());
+  ++g_live_handles;
+  if (h->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, h->bytes);
+  return Napi::External<Holder>::New(env, h, Finalize);
+}
+
+[[noreturn]] void ArgError(const char* op, size_t index, const std::string& what) {
+  throw std::invalid_argument("argument " + std::to_string(index) + " " + what);
+}
+
+static Holder* HolderOf(const Napi::Value& v, const char* op, size_t index) {
+  if (!v.IsExternal()) ArgError(op, index, "must be a tensor");
+  return v.As<Napi::External<Holder>>().Data();
+}
+
+at::Tensor& Unwrap(const Napi::Value& v, const char* op, size_t index) {
+  Holder* h = HolderOf(v, op, index);
+  if (!h->t.defined()) ArgError(op, index, "is a disposed tensor (it was freed by dispose() or its scope ended)");
+  return h->t;
+}
+
+c10::optional<at::Tensor> UnwrapOpt(const Napi::Value& v, const char* op, size_t index) {
+  if (v.IsUndefined() || v.IsNull()) return c10::nullopt;
+  return Unwrap(v, op, index);
+}
+
+std::vector<at::Tensor> UnwrapList(const Napi::Value& v, const char* op, size_t index) {
+  if (!v.IsArray()) ArgError(op, index, "must be an array of tensors");
+  auto arr = v.As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(Unwrap(arr.Get(i), op, index));
+  return out;
+}
+
+std::vector<int64_t> IntList(const Napi::Value& v, const char* op, size_t index) {
+  if (v.IsNumber()) return {v.As<Napi::Number>().Int64Value()};
+  if (!v.IsArray()) ArgError(op, index, "must be an array of integers");
+  auto arr = v.As<Napi::Array>();
+  std::vector<int64_t> out(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value e = arr.Get(i);
+    if (!e.IsNumber()) ArgError(op, index, "must be an array of integers");
+    double d = e.As<Napi::Number>().DoubleValue();
+    if (d != static_cast<double>(static_cast<int64_t>(d))) ArgError(op, index, "must be an array of integers");
+    out[i] = static_cast<int64_t>(d);
+  }
+  return out;
+}
+
+int64_t Int(const Napi::Value& v, const char* op, size_t index) {
+  if (!v.IsNumber()) ArgError(op, index, "must be an integer");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<int64_t>(d))) ArgError(op, index, "must be an integer");
+  return static_cast<int64_t>(d);
+}
+
+double Num(const Napi::Value& v, const char* op, size_t index) {
+  if (!v.IsNumber()) ArgError(op, index, "must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool Bool(const Napi::Value& v, const char* op, size_t index) {
+  if (!v.IsBoolean()) ArgError(op, index, "must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string Str(const Napi::Value& v, const char* op, size_t index) {
+  if (!v.IsString()) ArgError(op, index, "must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+bool IsTensor(const Napi::Value& v) { return v.IsExternal(); }
+
+at::ScalarType DType(const Napi::Value& v, const char* op, size_t index) {
+  std::string s = Str(v, op, index);
+  if (s == "float32") return at::kFloat;
+  if (s == "float64") return at::kDouble;
+  if (s == "int64") return at::kLong;
+  if (s == "int32") return at::kInt;
+  if (s == "uint8") return at::kByte;
+  if (s == "bool") return at::kBool;
+  ArgError(op, index, "is an unknown dtype '" + s + "' (float32, float64, int64, int32, uint8, bool)");
+}
+
+const char* DTypeName(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kLong: return "int64";
+    case at::kInt: return "int32";
+    case at::kByte: return "uint8";
+    case at::kBool: return "bool";
+    default: return c10::toString(t);
+  }
+}
+
+at::Device DeviceOf(const Napi::Value& v, const char* op, size_t index) {
+  std::string s = Str(v, op, index);
+  try {
+    return at::Device(s);
+  } catch (const c10::Error&) {
+    ArgError(op, index, "is an unknown device '" + s + "' (cpu, cuda, cuda:N)");
+  }
+}
+
+static void RegisterRuntime(Exports exports) {
+  GDNSQ_FN(exports, "dispose", {
+    Holder* h = HolderOf(info[0], OP, 0);
+    if (h->t.defined()) {
+      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->bytes);
+      h->t.reset();
+      --g_live_handles;
+    }
+    return info.Env().Undefined();
+  });
+  GDNSQ_FN(exports, "isDisposed", {
+    return Napi::Boolean::New(info.Env(), !HolderOf(info[0], OP, 0)->t.defined());
+  });
+  GDNSQ_FN(exports, "liveHandles", { return Napi::Number::New(info.Env(), static_cast<double>(g_live_handles)); });
+  GDNSQ_FN(exports, "getNumThreads", { return Napi::Number::New(info.Env(), at::get_num_threads()); });
+  GDNSQ_FN(exports, "setNumThreads", {
+    int64_t n = A_INT(0);
+    if (n < 1) ArgError(OP, 0, "must be at least 1");
+    at::set_num_threads(static_cast<int>(n));
+    return info.Env().Undefined();
+  });
+  GDNSQ_FN(exports, "manualSeed", {
+    at::manual_seed(static_cast<uint64_t>(A_INT(0)));
+    return info.Env().Undefined();
+  });
+  GDNSQ_FN(exports, "setGradEnabled", {
+    c10::GradMode::set_enabled(A_BOOL(0));
+    return info.Env().Undefined();
+  });
+  GDNSQ_FN(exports, "isGradEnabled", { return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled()); });
+  GDNSQ_FN(exports, "cudaAvailable", {
+    return Napi::Boolean::New(info.Env(), at::hasCUDA() && at::detail::getCUDAHooks().getNumGPUs() > 0);
+  });
+  GDNSQ_FN(exports, "version", {
+    return Napi::String::New(info.Env(), TORCH_VERSION);
+  });
+}
+
+}  // namespace gdnsq
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  gdnsq::RegisterRuntime(exports);
+  gdnsq::RegisterTensorOps(exports);
+  gdnsq::RegisterMathOps(exports);
+  gdnsq::RegisterNNOps(exports);
+  gdnsq::RegisterCustomSwish(exports);
+  gdnsq::RegisterBench(exports);
+  return exports;
+}
+
+NODE_API_MODULE(gdnsq_native, Init)

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// One build command: the native addon (node-gyp, incremental) then the TypeScript (tsc -b).
+'use strict';
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+const nativeOnly = process.argv.includes('--native-only');
+const jobs = String(Math.max(1, require('os').availableParallelism?.() ?? 2));
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    process.stderr.write(`gdnsq: build step failed: ${cmd} ${args.join(' ')}\n`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+// Fails fast, with one line naming the fix, when libtorch is absent.
+run(process.execPath, [path.join(root, 'scripts', 'libtorch.js'), '--check']);
+const gyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
+// Re-configure only when the build files are missing or the libtorch location changed.
+const stamp = path.join(root, 'build', 'libtorch.stamp');
+const want = `${process.env.LIBTORCH ?? 'system'}\n${fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8')}`;
+const have = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : '';
+if (!fs.existsSync(path.join(root, 'build', 'Makefile')) || have !== want) {
+  // Node's headers come with this machine's Node (no download): use them when present.
+  const nodedir = process.env.npm_config_nodedir || (fs.existsSync('/usr/include/node/node_api.h') ? '/usr' : '');
+  run(process.execPath, [gyp, 'configure', ...(nodedir ? [`--nodedir=${nodedir}`] : [])]);
+  fs.writeFileSync(stamp, want);
+}
+run(process.execPath, [gyp, 'build', '-j', jobs]);
+if (!nativeOnly) run(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [root] }), '-p', 'tsconfig.json']);

@@ -1,0 +1,15 @@
+// `gdnsq bench <name>`: benchmarks that print ratios measured in one run.
+import { Command } from 'commander';
+
+export function registerBench(program: Command): void {
+  const bench = program.command('bench').description('run a benchmark (engine, train, quant)');
+  bench
+    .command('engine')
+    .description('op-by-op TypeScript vs one C++ call: ResNet-20 forward+backward, batch 128')
+    .option('--json', 'print one JSON line')
+    .option('--iters <n>', 'timed iterations', '5')
+    .action(async (opts: { json?: boolean; iters: string }) => {
+      const { benchEngine } = await import('../../bench/engine');
+      benchEngine({ json: !!opts.json, iters: Number(opts.iters) });
+    });
+}

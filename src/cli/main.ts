@@ -1,0 +1,35 @@
+// Entry point of the `gdnsq` command: wires subcommands (one file each) and prints errors
+// as one line. No logic beyond wiring lives here.
+import { Command, CommanderError } from 'commander';
+import * as fs from 'fs';
+import * as path from 'path';
+import { registerBench } from './bench';
+import { registerDemo } from './demo';
+
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('gdnsq')
+    .description('Quantization-aware fine-tuning to W4A4..W1A1 (GDNSQ) on libtorch')
+    .version(version(), '-V, --version')
+    .showHelpAfterError('(run gdnsq --help for usage)')
+    .exitOverride();
+  registerDemo(program);
+  registerBench(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) process.exit(e.exitCode);
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`gdnsq: ${msg.split('\n')[0]}\n`);
+    if (process.env.GDNSQ_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,5 @@
+export { Tensor, TensorLike } from './tensor';
+export { DType, DTYPES, TypedArray, isFloating } from './dtype';
+export { scope, keep, scopeDepth } from './scope';
+export * from './runtime';
+export * as F from './functional';
