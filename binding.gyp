@@ -7,7 +7,8 @@
       "native/src/ops_math.cc",
       "native/src/ops_nn.cc",
       "native/src/custom_swish.cc",
-      "native/src/bench_resnet.cc"
+      "native/src/bench_resnet.cc",
+      "native/src/quantizer.cc"
     ],
     "include_dirs": [
       "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -6,6 +6,15 @@ const fs = require('fs');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
+
+// Concurrent builds of one checkout would race in build/: serialise them with flock(1).
+if (!process.env.GDNSQ_BUILD_LOCKED && spawnSync('flock', ['--version']).status === 0) {
+  fs.mkdirSync(path.join(root, 'build'), { recursive: true });
+  const r = spawnSync('flock', [path.join(root, 'build', '.lock'), process.execPath, __filename, ...process.argv.slice(2)], {
+    stdio: 'inherit', env: { ...process.env, GDNSQ_BUILD_LOCKED: '1' },
+  });
+  process.exit(r.status ?? 1);
+}
 const nativeOnly = process.argv.includes('--native-only');
 const jobs = String(Math.max(1, require('os').availableParallelism?.() ?? 2));
 

@@ -172,6 +172,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   gdnsq::RegisterNNOps(exports);
   gdnsq::RegisterCustomSwish(exports);
   gdnsq::RegisterBench(exports);
+  gdnsq::RegisterQuantizer(exports);
   return exports;
 }
 

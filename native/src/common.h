@@ -80,5 +80,6 @@ void RegisterMathOps(Exports exports);
 void RegisterNNOps(Exports exports);
 void RegisterCustomSwish(Exports exports);
 void RegisterBench(Exports exports);
+void RegisterQuantizer(Exports exports);
 
 }  // namespace gdnsq

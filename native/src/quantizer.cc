@@ -1,0 +1,8 @@
+// Fused GDNSQ quantizer (forward + backward as one libtorch autograd function).
+#include "common.h"
+
+namespace gdnsq {
+
+void RegisterQuantizer(Exports exports) {}
+
+}  // namespace gdnsq
