@@ -8,7 +8,8 @@
       "native/src/ops_nn.cc",
       "native/src/custom_swish.cc",
       "native/src/bench_resnet.cc",
-      "native/src/quantizer.cc"
+      "native/src/quantizer.cc",
+      "native/src/quantizer_kernels.cc"
     ],
     "include_dirs": [
       "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -17,7 +18,7 @@
     "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
     "cflags!": ["-fno-exceptions"],
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
-    "cflags_cc": ["<!@(node scripts/libtorch.js --cflags)", "-O3", "-fexceptions", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+    "cflags_cc": ["<!@(node scripts/libtorch.js --cflags)", "-O3", "-ffp-contract=off", "-fno-trapping-math", "-fexceptions", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
     "libraries": ["<!@(node scripts/libtorch.js --libs)"]
   }]
 }

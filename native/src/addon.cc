@@ -4,10 +4,30 @@
 #include <c10/core/GradMode.h>
 #include <torch/version.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <cmath>
 
 namespace gdnsq {
 
 int64_t g_live_handles = 0;
+
+// Marks the externals this addon creates, so a foreign External passed where a tensor is
+// expected is rejected instead of being reinterpreted as a Holder.
+static const napi_type_tag kHolderTag = {0x6764'6e73'715f'7465ULL, 0x6e73'6f72'5f68'6f6cULL};
+
+std::string FirstLine(const std::string& msg) {
+  size_t start = 0;
+  while (start < msg.size()) {
+    size_t end = msg.find('\n', start);
+    if (end == std::string::npos) end = msg.size();
+    size_t a = msg.find_first_not_of(" \t\r", start);
+    if (a != std::string::npos && a < end) {
+      size_t b = msg.find_last_not_of(" \t\r", end - 1);
+      return msg.substr(a, b - a + 1);
+    }
+    start = end + 1;
+  }
+  return "(no message)";
+}
 
 static void Finalize(Napi::Env env, Holder* h) {
   if (h->t.defined()) {
@@ -19,10 +39,14 @@ static void Finalize(Napi::Env env, Holder* h) {
 
 Napi::Value Wrap(Napi::Env env, at::Tensor t) {
   auto* h = new Holder{std::move(t), 0};
-  if (h->t.defined() && h->t.device().is_cpu()) h->bytes = static_cast<int64_t>(h->t.nbytes());
+  // The storage is what a handle keeps alive (an expanded view's nbytes can be far larger).
+  if (h->t.defined() && h->t.device().is_cpu() && h->t.has_storage())
+    h->bytes = static_cast<int64_t>(h->t.storage().nbytes());
   ++g_live_handles;
   if (h->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, h->bytes);
-  return Napi::External<Holder>::New(env, h, Finalize);
+  auto ext = Napi::External<Holder>::New(env, h, Finalize);
+  ext.TypeTag(&kHolderTag);
+  return ext;
 }
 
 [[noreturn]] void ArgError(const char* op, size_t index, const std::string& what) {
@@ -31,7 +55,9 @@ Napi::Value Wrap(Napi::Env env, at::Tensor t) {
 
 static Holder* HolderOf(const Napi::Value& v, const char* op, size_t index) {
   if (!v.IsExternal()) ArgError(op, index, "must be a tensor");
-  return v.As<Napi::External<Holder>>().Data();
+  auto ext = v.As<Napi::External<Holder>>();
+  if (!ext.CheckTypeTag(&kHolderTag)) ArgError(op, index, "must be a tensor (got a foreign external)");
+  return ext.Data();
 }
 
 at::Tensor& Unwrap(const Napi::Value& v, const char* op, size_t index) {
@@ -54,26 +80,31 @@ std::vector<at::Tensor> UnwrapList(const Napi::Value& v, const char* op, size_t 
   return out;
 }
 
+// Exactly representable as int64 (the range check comes first: casting an out-of-range or NaN
+// double to an integer is undefined behaviour).
+static bool AsInt64(double d, int64_t* out) {
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || std::trunc(d) != d) return false;
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
 std::vector<int64_t> IntList(const Napi::Value& v, const char* op, size_t index) {
-  if (v.IsNumber()) return {v.As<Napi::Number>().Int64Value()};
+  if (v.IsNumber()) return {Int(v, op, index)};
   if (!v.IsArray()) ArgError(op, index, "must be an array of integers");
   auto arr = v.As<Napi::Array>();
   std::vector<int64_t> out(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); ++i) {
     Napi::Value e = arr.Get(i);
-    if (!e.IsNumber()) ArgError(op, index, "must be an array of integers");
-    double d = e.As<Napi::Number>().DoubleValue();
-    if (d != static_cast<double>(static_cast<int64_t>(d))) ArgError(op, index, "must be an array of integers");
-    out[i] = static_cast<int64_t>(d);
+    if (!e.IsNumber() || !AsInt64(e.As<Napi::Number>().DoubleValue(), &out[i]))
+      ArgError(op, index, "must be an array of integers");
   }
   return out;
 }
 
 int64_t Int(const Napi::Value& v, const char* op, size_t index) {
-  if (!v.IsNumber()) ArgError(op, index, "must be an integer");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<int64_t>(d))) ArgError(op, index, "must be an integer");
-  return static_cast<int64_t>(d);
+  int64_t out = 0;
+  if (!v.IsNumber() || !AsInt64(v.As<Napi::Number>().DoubleValue(), &out)) ArgError(op, index, "must be an integer");
+  return out;
 }
 
 double Num(const Napi::Value& v, const char* op, size_t index) {
@@ -138,11 +169,16 @@ static void RegisterRuntime(Exports exports) {
   GDNSQ_FN(exports, "isDisposed", {
     return Napi::Boolean::New(info.Env(), !HolderOf(info[0], OP, 0)->t.defined());
   });
+  // What V8 has been told about (process.memoryUsage() shows only ArrayBuffer memory).
+  GDNSQ_FN(exports, "externalMemory", {
+    return Napi::Number::New(info.Env(), static_cast<double>(Napi::MemoryManagement::AdjustExternalMemory(info.Env(), 0)));
+  });
   GDNSQ_FN(exports, "liveHandles", { return Napi::Number::New(info.Env(), static_cast<double>(g_live_handles)); });
   GDNSQ_FN(exports, "getNumThreads", { return Napi::Number::New(info.Env(), at::get_num_threads()); });
   GDNSQ_FN(exports, "setNumThreads", {
     int64_t n = A_INT(0);
-    if (n < 1) ArgError(OP, 0, "must be at least 1");
+    // Each thread is created eagerly by the pool: an absurd count would exhaust the process.
+    if (n < 1 || n > 1024) ArgError(OP, 0, "must be between 1 and 1024");
     at::set_num_threads(static_cast<int>(n));
     return info.Env().Undefined();
   });

@@ -33,7 +33,11 @@ at::Device DeviceOf(const Napi::Value& v, const char* op, size_t index);
 bool IsTensor(const Napi::Value& v);
 [[noreturn]] void ArgError(const char* op, size_t index, const std::string& what);
 
-// Runs body, turning libtorch and std exceptions into one-line JS errors naming the op.
+// The first non-empty line of an exception message (libtorch appends backtraces and notes).
+std::string FirstLine(const std::string& msg);
+
+// Runs body, turning libtorch and std exceptions into one-line JS errors naming the op; any
+// other C++ exception also becomes a JS error rather than terminating the process.
 template <typename F>
 Napi::Value Guard(const Napi::CallbackInfo& info, const char* op, F&& body) {
   try {
@@ -41,15 +45,11 @@ Napi::Value Guard(const Napi::CallbackInfo& info, const char* op, F&& body) {
   } catch (const Napi::Error&) {
     throw;
   } catch (const c10::Error& e) {
-    std::string msg = e.what_without_backtrace();
-    auto nl = msg.find('\n');
-    if (nl != std::string::npos) msg = msg.substr(0, nl);
-    throw Napi::Error::New(info.Env(), std::string(op) + ": " + msg);
+    throw Napi::Error::New(info.Env(), std::string(op) + ": " + FirstLine(e.what_without_backtrace()));
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    auto nl = msg.find('\n');
-    if (nl != std::string::npos) msg = msg.substr(0, nl);
-    throw Napi::Error::New(info.Env(), std::string(op) + ": " + msg);
+    throw Napi::Error::New(info.Env(), std::string(op) + ": " + FirstLine(e.what()));
+  } catch (...) {
+    throw Napi::Error::New(info.Env(), std::string(op) + ": unknown native error");
   }
 }
 

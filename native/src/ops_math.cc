@@ -3,7 +3,6 @@
 
 namespace gdnsq {
 
-// Binary ops accept a tensor or a number for either operand.
 // Binary ops accept a tensor or a number for either operand. A number becomes a "wrapped
 // number" tensor so type promotion follows PyTorch's rules for Python scalars.
 static at::Tensor Operand(const Napi::CallbackInfo& info, size_t i, const char* op) {
@@ -137,6 +136,10 @@ void RegisterMathOps(Exports exports) {
   GDNSQ_FN(exports, "argmax", {
     if (info[1].IsUndefined() || info[1].IsNull()) RET(A_T(0).argmax());
     RET(A_T(0).argmax(A_INT(1), info[2].IsBoolean() && A_BOOL(2)));
+  });
+  GDNSQ_FN(exports, "argmin", {
+    if (info[1].IsUndefined() || info[1].IsNull()) RET(A_T(0).argmin());
+    RET(A_T(0).argmin(A_INT(1), info[2].IsBoolean() && A_BOOL(2)));
   });
   GDNSQ_FN(exports, "topkIndices", { RET(std::get<1>(A_T(0).topk(A_INT(1), A_INT(2)))); });
   GDNSQ_FN(exports, "matmul", { RET(at::matmul(A_T(0), A_T(1))); });

@@ -45,6 +45,11 @@ void RegisterNNOps(Exports exports) {
     Need4D(x, "adaptiveAvgPool2d");
     RET(at::adaptive_avg_pool2d(x, A_INTS(1)));
   });
+  GDNSQ_FN(exports, "adaptiveMaxPool2d", {
+    at::Tensor& x = A_T(0);
+    Need4D(x, "adaptiveMaxPool2d");
+    RET(std::get<0>(at::adaptive_max_pool2d(x, A_INTS(1))));
+  });
   GDNSQ_FN(exports, "softmax", { RET(at::softmax(A_T(0), A_INT(1))); });
   GDNSQ_FN(exports, "logSoftmax", { RET(at::log_softmax(A_T(0), A_INT(1))); });
   // crossEntropy(logits, target(int64 classes or float probabilities), reduction, labelSmoothing)

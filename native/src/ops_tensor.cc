@@ -30,17 +30,22 @@ void RegisterTensorOps(Exports exports) {
     auto ta = info[0].As<Napi::TypedArray>();
     at::ScalarType dt = A_DTYPE(1);
     auto shape = A_INTS(2);
-    int64_t numel = 1;
+    // Saturates at SIZE_MAX on overflow, unless some dimension is 0.
+    size_t want = at::elementSize(dt);
+    bool empty = false;
     for (auto d : shape) {
       if (d < 0) ArgError(OP, 2, "has a negative dimension");
-      numel *= d;
+      empty = empty || d == 0;
+      if (want != SIZE_MAX && __builtin_mul_overflow(want, static_cast<size_t>(d), &want)) want = SIZE_MAX;
     }
-    size_t want = static_cast<size_t>(numel) * at::elementSize(dt);
+    if (empty) want = 0;
     if (ta.ByteLength() != want)
-      ArgError(OP, 0, "holds " + std::to_string(ta.ByteLength()) + " bytes but shape and dtype need " + std::to_string(want));
-    at::Tensor t = at::empty(shape, Opts(dt));
+      ArgError(OP, 0, "holds " + std::to_string(ta.ByteLength()) + " bytes but shape " + c10::str(at::IntArrayRef(shape)) +
+                          " of " + DTypeName(dt) + " needs " + (want == SIZE_MAX ? std::string("more") : std::to_string(want)));
+    // bool is copied as bytes and then compared with 0: a byte other than 0/1 is not a valid bool.
+    at::Tensor t = at::empty(shape, Opts(dt == at::kBool ? at::kByte : dt));
     if (want) std::memcpy(t.data_ptr(), static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), want);
-    RET(t);
+    RET(dt == at::kBool ? t.ne(0) : t);
   });
   GDNSQ_FN(exports, "scalarTensor", { RET(at::scalar_tensor(A_NUM(0), Opts(A_DTYPE(1)))); });
   GDNSQ_FN(exports, "zeros", { RET(at::zeros(A_INTS(0), Opts(A_DTYPE(1)))); });

@@ -12,4 +12,12 @@ export function registerBench(program: Command): void {
       const { benchEngine } = await import('../../bench/engine');
       benchEngine({ json: !!opts.json, iters: Number(opts.iters) });
     });
+  bench
+    .command('loader')
+    .description('data loader throughput: Fashion-MNIST, batch 128, crop + flip + normalize')
+    .option('--data-dir <dir>', 'folder with the dataset files')
+    .action(async (opts: { dataDir?: string }) => {
+      const { benchLoader } = await import('../../bench/loader');
+      benchLoader({ dataDir: opts.dataDir });
+    });
 }

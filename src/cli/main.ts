@@ -5,6 +5,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { registerBench } from './bench';
 import { registerDemo } from './demo';
+import { registerTrain } from './train';
+import { registerEval } from './eval';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run gdnsq --help for usage)')
     .exitOverride();
   registerDemo(program);
+  registerTrain(program);
+  registerEval(program);
   registerBench(program);
   return program;
 }

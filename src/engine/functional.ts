@@ -37,6 +37,10 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
   return new Tensor(native.adaptiveAvgPool2d(x.handle, pair(outputSize)));
 }
 
+export function adaptiveMaxPool2d(x: Tensor, outputSize: Pair): Tensor {
+  return new Tensor(native.adaptiveMaxPool2d(x.handle, pair(outputSize)));
+}
+
 export const relu = (x: Tensor): Tensor => x.relu();
 export function softmax(x: Tensor, dim = -1): Tensor { return new Tensor(native.softmax(x.handle, dim)); }
 export function logSoftmax(x: Tensor, dim = -1): Tensor { return new Tensor(native.logSoftmax(x.handle, dim)); }

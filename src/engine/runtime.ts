@@ -11,6 +11,8 @@ export function cudaAvailable(): boolean { return native.cudaAvailable() as bool
 export function torchVersion(): string { return native.version() as string; }
 /** Tensors whose native memory is still held (not disposed, not yet finalized). */
 export function liveTensors(): number { return native.liveHandles() as number; }
+/** Bytes of external memory reported to V8 (all external memory V8 knows of, tensors' included). */
+export function externalMemory(): number { return native.externalMemory() as number; }
 
 /** Runs fn with autograd recording off (restores the previous mode even on error). */
 export function noGrad<R>(fn: () => R): R {

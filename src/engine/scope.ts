@@ -49,6 +49,7 @@ export function scope<R>(fn: () => R): R {
   }
   stack.pop();
   if (result instanceof Promise) {
+    for (const t of mine) t.dispose();
     throw new Error('scope: fn returned a Promise; scopes are synchronous (await outside, scope inside)');
   }
   const survivors = new Set<Disposable>();

@@ -41,9 +41,10 @@ export class Tensor {
   private static arrayFor(data: number[], dtype: DType): TypedArray {
     switch (dtype) {
       case 'float64': return Float64Array.from(data);
-      case 'int64': return BigInt64Array.from(data, (v) => BigInt(v));
+      case 'int64': return BigInt64Array.from(data, (v) => BigInt(Math.trunc(v)));
       case 'int32': return Int32Array.from(data);
-      case 'uint8': case 'bool': return Uint8Array.from(data);
+      case 'uint8': return Uint8Array.from(data);
+      case 'bool': return Uint8Array.from(data, (v) => (v ? 1 : 0));
       default: return Float32Array.from(data);
     }
   }
@@ -51,9 +52,11 @@ export class Tensor {
   static zeros(shape: number[], dtype: DType = 'float32'): Tensor { return new Tensor(native.zeros(shape, checkDType(dtype))); }
   static ones(shape: number[], dtype: DType = 'float32'): Tensor { return new Tensor(native.ones(shape, checkDType(dtype))); }
   static full(shape: number[], v: number, dtype: DType = 'float32'): Tensor { return new Tensor(native.full(shape, v, checkDType(dtype))); }
-  static arange(start: number, end?: number, step = 1, dtype: DType = 'int64'): Tensor {
+  /** [start, end) by step; dtype defaults as in PyTorch: int64 for integer bounds, else float32. */
+  static arange(start: number, end?: number, step = 1, dtype?: DType): Tensor {
     if (end === undefined) [start, end] = [0, start];
-    return new Tensor(native.arange(start, end, step, checkDType(dtype)));
+    const dt = dtype ?? ([start, end, step].every(Number.isInteger) ? 'int64' : 'float32');
+    return new Tensor(native.arange(start, end, step, checkDType(dt)));
   }
   static rand(shape: number[], dtype: DType = 'float32'): Tensor { return new Tensor(native.rand(shape, checkDType(dtype))); }
   static randn(shape: number[], dtype: DType = 'float32'): Tensor { return new Tensor(native.randn(shape, checkDType(dtype))); }
@@ -61,6 +64,9 @@ export class Tensor {
     return new Tensor(native.randint(low, high, shape, checkDType(dtype)));
   }
   static randperm(n: number): Tensor { return new Tensor(native.randperm(n)); }
+  static zerosLike(t: Tensor): Tensor { return new Tensor(native.zerosLike(t.handle)); }
+  static onesLike(t: Tensor): Tensor { return new Tensor(native.onesLike(t.handle)); }
+  static randLike(t: Tensor): Tensor { return new Tensor(native.randLike(t.handle)); }
   static cat(ts: Tensor[], dim = 0): Tensor { return new Tensor(native.cat(ts.map((t) => t.handle), dim)); }
   static stack(ts: Tensor[], dim = 0): Tensor { return new Tensor(native.stack(ts.map((t) => t.handle), dim)); }
   static where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor { return new Tensor(native.where(cond.handle, h(a), h(b))); }
@@ -157,6 +163,8 @@ export class Tensor {
   relu(): Tensor { return new Tensor(native.relu(this.handle)); }
   isnan(): Tensor { return new Tensor(native.isnan(this.handle)); }
   isfinite(): Tensor { return new Tensor(native.isfinite(this.handle)); }
+  /** Same shape and dtype, independent draws: 1 with probability p, else 0. */
+  bernoulli(p: number): Tensor { return new Tensor(native.bernoulli(this.handle, p)); }
   /** Bounds: number, tensor (broadcast) or null for none. */
   clamp(lo: TensorLike | null, hi: TensorLike | null = null): Tensor {
     return new Tensor(native.clamp(this.handle, lo === null ? null : h(lo), hi === null ? null : h(hi)));
@@ -170,6 +178,7 @@ export class Tensor {
   var(dims?: Dims, unbiased = true, keepdim = false): Tensor { return new Tensor(native.var(this.handle, dims ?? null, unbiased, keepdim)); }
   std(dims?: Dims, unbiased = true, keepdim = false): Tensor { return new Tensor(native.std(this.handle, dims ?? null, unbiased, keepdim)); }
   argmax(dim?: number, keepdim = false): Tensor { return new Tensor(native.argmax(this.handle, dim ?? null, keepdim)); }
+  argmin(dim?: number, keepdim = false): Tensor { return new Tensor(native.argmin(this.handle, dim ?? null, keepdim)); }
   topkIndices(k: number, dim = -1): Tensor { return new Tensor(native.topkIndices(this.handle, k, dim)); }
   matmul(o: Tensor): Tensor { return new Tensor(native.matmul(this.handle, o.handle)); }
   allclose(o: Tensor, rtol = 1e-5, atol = 1e-8): boolean { return native.allclose(this.handle, o.handle, rtol, atol) as boolean; }

@@ -1,0 +1,30 @@
+// What a model is built from: its registry name and constructor arguments. Models expose it
+// as `model.config`, so a checkpoint can store it and createModel(config.name, config) rebuild it.
+import { Module } from '../nn';
+
+export interface ModelConfig {
+  readonly name: string;
+  readonly inChannels: number;
+  readonly numClasses: number;
+}
+
+export type ModelArgs = Partial<ModelConfig>;
+
+/** A classifier built by the registry: logits [N, numClasses] from images [N, inChannels, H, W]. */
+export interface Model extends Module {
+  readonly config: ModelConfig;
+}
+
+/** Fills defaults and rejects unknown or invalid arguments with one line naming them. */
+export function resolveConfig(name: string, args: ModelArgs, defaults: { inChannels: number; numClasses: number }): ModelConfig {
+  const known = ['name', 'inChannels', 'numClasses'];
+  const extra = Object.keys(args).filter((k) => !known.includes(k));
+  if (extra.length) throw new Error(`${name}: unknown argument${extra.length > 1 ? 's' : ''} ${extra.join(', ')} (known: inChannels, numClasses)`);
+  if (args.name !== undefined && args.name !== name) throw new Error(`${name}: config names another model ('${args.name}')`);
+  const config = { name, inChannels: args.inChannels ?? defaults.inChannels, numClasses: args.numClasses ?? defaults.numClasses };
+  for (const k of ['inChannels', 'numClasses'] as const) {
+    const v = config[k];
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: ${k} must be a positive integer, got ${String(v)}`);
+  }
+  return Object.freeze(config);
+}

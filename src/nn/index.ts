@@ -1,0 +1,14 @@
+export { Module, LoadStateDictOptions, LoadStateDictResult, ShapeMismatch } from './module';
+export * as init from './init';
+export * as F from './functional';
+export { Conv2d, Conv2dOptions } from './conv2d';
+export { Linear, LinearOptions } from './linear';
+export { BatchNorm2d, BatchNorm2dOptions } from './batchnorm2d';
+export { ReLU } from './relu';
+export { MaxPool2d, MaxPool2dOptions } from './max-pool2d';
+export { AvgPool2d, AvgPool2dOptions } from './avg-pool2d';
+export { AdaptiveAvgPool2d } from './adaptive-avg-pool2d';
+export { Flatten } from './flatten';
+export { Sequential, chain } from './sequential';
+export { Identity } from './identity';
+export { Dropout } from './dropout';

@@ -1,0 +1,94 @@
+// Calibration, step 3 of the procedure (GDNSQ.md §4.3): run a few batches with every activation
+// quantizer recording its input range, then start every quantizer at ~`startBits` bits: weights
+// from their per-channel range, activations from the recorded range (b = min, unsigned with
+// b = 0 when the input never goes below 0, pruned when it never varies).
+import { Tensor, noGrad, scope } from '../engine';
+import { Module } from '../nn';
+import { FP_BITS, checkBits } from './quantizer';
+import { quantizedLayers } from './qlayer';
+
+export interface CalibrateOptions {
+  /** Bit-width every quantizer starts from (default 10). */
+  startBits?: number;
+  /** Stop after this many batches (default: all the iterable gives). */
+  maxBatches?: number;
+}
+
+export interface CalibratedQuantizer {
+  /** Module path of the quantizer, e.g. 'layer1.0.conv1.act_quant'. */
+  name: string;
+  kind: 'weight' | 'activation';
+  /** Activations: the input range seen. */
+  range?: { min: number; max: number };
+  signed?: boolean;
+  pruned: boolean;
+  /** Bit-width right after calibration: weights from their codes, activations from the grid's capacity. */
+  bits: number;
+}
+
+export class CalibrationReport {
+  constructor(readonly batches: number, readonly startBits: number, readonly quantizers: CalibratedQuantizer[]) {}
+
+  toString(): string {
+    const lines = [`calibrated on ${this.batches} batches, start bits ${this.startBits}:`];
+    const width = Math.max(0, ...this.quantizers.map((q) => q.name.length));
+    for (const q of this.quantizers) {
+      const range = q.range ? `  input [${q.range.min.toPrecision(4)}, ${q.range.max.toPrecision(4)}] ${q.signed ? 'signed' : 'unsigned'}` : '';
+      const bits = q.pruned ? 'pruned' : q.bits >= FP_BITS ? 'fp' : `${q.bits.toFixed(2)} bits`;
+      lines.push(`  ${q.name.padEnd(width)}  ${bits}${range}`);
+    }
+    return lines.join('\n');
+  }
+}
+
+/**
+ * Calibrates every quantizer of a quantized model on `batches` (input tensors, or batches with
+ * an `x`), run in eval mode without autograd; each batch is pulled and used inside its own
+ * scope. The model's train/eval mode is restored afterwards.
+ */
+export function calibrate(model: Module, batches: Iterable<Tensor | { x: Tensor }>, o: CalibrateOptions = {}): CalibrationReport {
+  const startBits = checkBits(o.startBits ?? 10, 'calibrate: startBits');
+  const maxBatches = o.maxBatches ?? Infinity;
+  if (!(maxBatches >= 1)) throw new Error(`calibrate: maxBatches must be at least 1, got ${o.maxBatches}`);
+  const layers = quantizedLayers(model);
+  if (!layers.length) throw new Error('calibrate: the model has no quantized layers (run quantize() first)');
+  const acts = layers.map(([, l]) => l.act_quant);
+  const wasTraining = model.training;
+  let n = 0;
+  try {
+    model.eval();
+    for (const q of acts) { q.resetCalibration(); q.calibrating = true; }
+    const it = batches[Symbol.iterator]();
+    noGrad(() => {
+      while (n < maxBatches) {
+        const done = scope(() => {
+          const r = it.next();
+          if (r.done) return true;
+          model.forward(r.value instanceof Tensor ? r.value : r.value.x);
+          return false;
+        });
+        if (done) break;
+        n++;
+      }
+    });
+  } finally {
+    for (const q of acts) q.calibrating = false;
+    model.train(wasTraining);
+  }
+  if (n === 0) throw new Error('calibrate: no batches were given');
+
+  const report: CalibratedQuantizer[] = [];
+  for (const [name, l] of layers) {
+    const act = l.act_quant;
+    if (!act.calibrationRange) throw new Error(`calibrate: ${name} received no input during calibration (is it used by forward()?)`);
+    act.calibrateActivation(startBits);
+    const range = act.calibrationRange;
+    report.push({ name: `${name}.act_quant`, kind: 'activation', range, signed: act.isSigned, pruned: act.isPruned, bits: act.enabled ? act.capacityBits() : FP_BITS });
+    for (const [role, q, t] of [['weight', l.weight_quant, l.weight], ['bias', l.bias_quant, l.bias]] as const) {
+      if (!q || !t) continue;
+      q.calibrateWeight(t, startBits);
+      report.push({ name: `${name}.${role}_quant`, kind: 'weight', pruned: q.isPruned, bits: q.enabled ? q.trueBits(t) : FP_BITS });
+    }
+  }
+  return new CalibrationReport(n, startBits, report);
+}

@@ -1,0 +1,15 @@
+export { fakeQuantize, FakeQuantOptions, DEFAULT_EWGS_DELTA } from './fake-quant';
+export { Quantizer, QuantizerOptions, QuantizerKind, QuantMethod, QUANT_METHODS, FP_BITS, Grid, Range, checkQuantMethod, checkBits } from './quantizer';
+export { QuantizedLayer, LayerQuantizers, quantizedLayers } from './qlayer';
+export { QConv2d } from './qconv2d';
+export { QLinear } from './qlinear';
+export { FrozenBatchNorm2d } from './frozen-batchnorm';
+export { foldBatchNorm, convBnPairs } from './bn-fuse';
+export { quantize, QuantizeOptions, QuantizeReport, QuantizedLayerInfo, LayerBits, BnMode, BN_MODES, FpReason } from './quantize';
+export { calibrate, CalibrateOptions, CalibrationReport, CalibratedQuantizer } from './calibrate';
+export { quantizerBits, QuantizerBits, QuantizerRole, bitsSummary, BitsSummary, BitsStats, isConverged, converged, resetObservedCodes } from './bits';
+export { bitPenalty, Penalty, PenaltyOptions } from './penalty';
+export { distillLoss, DistillLoss, DISTILL_LOSSES, checkDistillLoss } from './distill';
+export { GdnsqObjective, ObjectiveOptions, ObjectiveState, ObjectiveLoss } from './objective';
+export { GdnsqLrSchedule, LrScheduleOptions, LrScheduleState } from './lr-schedule';
+export { noiseAwareMetric } from './metric';

@@ -1,0 +1,99 @@
+// The GDNSQ objective (GDNSQ.md §3): L = L_task^p + t·c·(m_w·P_w + m_a·P_a), where L_task is the
+// distillation loss against the frozen FP teacher, c the running mean of L_task (it scales the
+// penalty to the task loss) and t the temperature, 0 until the warm-up ends and then growing by
+// lr·κ every step, so the penalty weight rises until the constraints hold (exterior point).
+// Its methods have the shapes of the trainer's hooks: loss, afterStep, state, loadState.
+import { Tensor, noGrad } from '../engine';
+import { Module } from '../nn';
+import { DistillLoss, checkDistillLoss, distillLoss } from './distill';
+import { Penalty, PenaltyOptions, bitPenalty, checkPenaltyOptions } from './penalty';
+
+export interface ObjectiveOptions extends PenaltyOptions {
+  /** The quantized model being fine-tuned. */
+  student: Module;
+  /** The FP model it distils from (put in eval mode, never trained); not needed for 'labels'. */
+  teacher?: Module | null;
+  /** Task loss (default 'skl', symmetric KL). */
+  loss?: DistillLoss;
+  /** The base learning rate: t grows by lr·κ per step. */
+  lr: number;
+  /** Temperature growth factor κ (default 2). */
+  kappa?: number;
+  /** Steps before t starts growing (default 1000, the LR warm-up). */
+  warmupSteps?: number;
+}
+
+export interface ObjectiveState { t: number; c: number; count: number }
+
+export interface ObjectiveLoss { loss: Tensor; logits: Tensor; task: Tensor; penalty: Penalty }
+
+export class GdnsqObjective {
+  /** Temperature t. */
+  t = 0;
+  /** Running mean c of the task loss, over `count` steps. */
+  c = 0;
+  count = 0;
+  readonly lossName: DistillLoss;
+  private readonly student: Module;
+  private readonly teacher: Module | null;
+  private readonly lr: number;
+  private readonly kappa: number;
+  private readonly warmupSteps: number;
+  private readonly penaltyOptions: { eps: number; p: number };
+  private last = { task: 0, pw: 0, pa: 0 };
+
+  constructor(o: ObjectiveOptions) {
+    this.lossName = checkDistillLoss(o.loss ?? 'skl');
+    this.student = o.student;
+    this.teacher = o.teacher ?? null;
+    if (this.lossName !== 'labels' && !this.teacher) throw new Error(`GdnsqObjective: loss '${this.lossName}' needs a teacher model`);
+    if (this.teacher === this.student) throw new Error('GdnsqObjective: the teacher must be a separate (FP) model');
+    this.teacher?.eval();
+    this.lr = o.lr;
+    this.kappa = o.kappa ?? 2;
+    this.warmupSteps = o.warmupSteps ?? 1000;
+    if (!(this.lr > 0 && Number.isFinite(this.lr))) throw new Error(`GdnsqObjective: lr must be a positive number, got ${o.lr}`);
+    if (!(this.kappa >= 0 && Number.isFinite(this.kappa))) throw new Error(`GdnsqObjective: kappa must be a finite number ≥ 0, got ${o.kappa}`);
+    if (!(Number.isInteger(this.warmupSteps) && this.warmupSteps >= 0)) throw new Error(`GdnsqObjective: warmupSteps must be an integer ≥ 0, got ${o.warmupSteps}`);
+    this.penaltyOptions = checkPenaltyOptions(o);
+  }
+
+  /** The objective of one batch (student in training mode, autograd on); updates c. */
+  loss(batch: { x: Tensor; y: Tensor }, _step?: number): ObjectiveLoss {
+    const logits = this.student.forward(batch.x);
+    let teacherLogits: Tensor | null = null;
+    if (this.teacher) {
+      if (this.teacher.training) this.teacher.eval();
+      const teacher = this.teacher;
+      teacherLogits = noGrad(() => teacher.forward(batch.x));
+    }
+    const task = distillLoss(this.lossName, logits, teacherLogits, batch.y);
+    const taskValue = task.item();
+    this.count++;
+    this.c += (taskValue - this.c) / this.count;
+    const penalty = bitPenalty(this.student, this.penaltyOptions);
+    const p = this.penaltyOptions.p;
+    const base = p === 1 ? task : task.pow(p);
+    const loss = this.t > 0 ? base.add(penalty.value.mul(this.t * this.c)) : base;
+    this.last = { task: taskValue, pw: penalty.pw.item(), pa: penalty.pa.item() };
+    return { loss, logits, task, penalty };
+  }
+
+  /** After optimizer step number `step` (1-based): t grows once the warm-up is over. */
+  afterStep(step: number): Record<string, number> {
+    if (step > this.warmupSteps) this.t += this.lr * this.kappa;
+    return { t: this.t, task: this.last.task, pw: this.last.pw, pa: this.last.pa };
+  }
+
+  state(): ObjectiveState { return { t: this.t, c: this.c, count: this.count }; }
+
+  loadState(s: unknown): void {
+    const st = s as Partial<ObjectiveState> | null;
+    if (!st || typeof st.t !== 'number' || typeof st.c !== 'number' || typeof st.count !== 'number') {
+      throw new Error('GdnsqObjective.loadState: expected {t, c, count} numbers');
+    }
+    this.t = st.t;
+    this.c = st.c;
+    this.count = st.count;
+  }
+}

@@ -1,0 +1,274 @@
+// The GDNSQ quantizer (GDNSQ.md §2) as a small Module: it owns the learnable log2 step σ (and,
+// for activations, the lower bound b and log2 range λ) and calls the fused fake-quantize op.
+// Weights and activations are two configurations of this one class; layers receive quantizers
+// by injection (QConv2d, QLinear), so a new layer type or gradient variant is one file.
+//
+// State that must survive a checkpoint lives in persistent buffers (target_bits, pruned,
+// signed), not in JS fields: a plain loadStateDict() into a freshly quantized model restores
+// everything, and forward() reads those flags from the buffers.
+import { Tensor, noGrad, scope } from '../engine';
+import { Module } from '../nn';
+import { fakeQuantize, QuantMethod, QUANT_METHODS } from './fake-quant';
+
+export { QuantMethod, QUANT_METHODS };
+export type QuantizerKind = 'weight' | 'activation';
+/** A target of this many bits or more means "not quantized" (the quantizer is the identity). */
+export const FP_BITS = 32;
+
+export function checkQuantMethod(m: string): QuantMethod {
+  if (!(QUANT_METHODS as readonly string[]).includes(m)) throw new Error(`unknown quantizer method '${m}' (${QUANT_METHODS.join(', ')})`);
+  return m as QuantMethod;
+}
+
+export function checkBits(bits: number, what: string): number {
+  if (!(typeof bits === 'number' && bits > 0 && Number.isFinite(bits))) throw new Error(`${what} must be a positive number of bits, got ${bits}`);
+  return bits;
+}
+
+export interface QuantizerOptions {
+  kind: QuantizerKind;
+  /** Target bit-width (any positive number; ≥ 32 = not quantized). */
+  bits: number;
+  /** Weights: quantize per output channel (axis 0) with this many channels; omitted = per tensor. */
+  channels?: number;
+  method?: QuantMethod;
+  /** EWGS scale δ (method 'ewgs'). */
+  delta?: number;
+}
+
+/** The quantization grid of one call: x̂ = round((clamp(x, lo, hi) − lo)/s)·s + lo, s = 2^sigma. */
+export interface Grid { lo: Tensor; hi: Tensor; sigma: Tensor }
+
+export interface Range { min: number; max: number }
+
+export class Quantizer extends Module {
+  readonly kind: QuantizerKind;
+  /** Number of per-channel steps (1 = per tensor). */
+  readonly channels: number;
+  method: QuantMethod;
+  delta: number | undefined;
+  /** While true, forward() records the running min/max of its inputs and returns them unchanged. */
+  calibrating = false;
+  private calib: Range | null = null;
+  private observed: Range | null = null;
+
+  declare log2_step: Tensor;
+  declare lower: Tensor;
+  declare log2_range: Tensor;
+  declare target_bits: Tensor;
+  declare pruned: Tensor;
+  declare signed: Tensor;
+
+  constructor(o: QuantizerOptions) {
+    super();
+    if (o.kind !== 'weight' && o.kind !== 'activation') throw new Error(`Quantizer: kind must be 'weight' or 'activation', got '${String(o.kind)}'`);
+    this.kind = o.kind;
+    this.channels = o.channels ?? 1;
+    if (!(Number.isInteger(this.channels) && this.channels >= 1)) throw new Error(`Quantizer: channels must be a positive integer, got ${o.channels}`);
+    if (o.kind === 'activation' && this.channels !== 1) throw new Error('Quantizer: activation quantizers are per tensor (channels must be 1)');
+    this.method = checkQuantMethod(o.method ?? 'noise');
+    this.delta = o.delta;
+    const bits = checkBits(o.bits, 'Quantizer: bits');
+    // Uncalibrated defaults: a 10-bit grid on [0, 1); calibration replaces them.
+    if (o.kind === 'activation') {
+      this.registerParameter('lower', Tensor.zeros([1]));
+      this.registerParameter('log2_range', Tensor.zeros([1]));
+      this.registerParameter('log2_step', Tensor.full([1], -10));
+    } else {
+      this.registerParameter('log2_step', Tensor.full([this.channels], -10));
+    }
+    this.registerBuffer('target_bits', Tensor.scalar(bits));
+    this.registerBuffer('pruned', Tensor.zeros([], 'uint8'));
+    // Activations start signed (b learnable); calibration makes post-ReLU inputs unsigned.
+    if (o.kind === 'activation') this.registerBuffer('signed', Tensor.ones([], 'uint8'));
+  }
+
+  // ---- state flags (read from the buffers, so loaded checkpoints take effect) -----------
+  get targetBits(): number { return this.target_bits.item(); }
+  set targetBits(bits: number) {
+    checkBits(bits, 'Quantizer: target bits');
+    this.target_bits.fill_(bits);
+  }
+  /** False for a target of 32 bits or more: the quantizer passes its input through. */
+  get enabled(): boolean { return this.targetBits < FP_BITS; }
+  get isPruned(): boolean { return this.pruned.item() !== 0; }
+  /** Activations: whether the lower bound b is learnable (false: b = 0 for inputs ≥ 0). */
+  get isSigned(): boolean { return this.kind === 'activation' && this.signed.item() !== 0; }
+  /** Enabled and not pruned: its bit-width is learned and constrained. */
+  get active(): boolean { return this.enabled && !this.isPruned; }
+  /** The axis of x that carries the channels (null: per tensor). */
+  get axis(): number | null { return this.channels > 1 ? 0 : null; }
+
+  // ---- forward ------------------------------------------------------------------------
+  override forward(x: Tensor): Tensor {
+    if (this.calibrating) {
+      this.record(x);
+      return x;
+    }
+    if (!this.enabled) return x;
+    if (this.isPruned) {
+      // A zero-range input (GDNSQ.md §4.3): the output is the constant seen in calibration.
+      return this.kind === 'activation' ? this.lower.detach().expand(x.shape).contiguous() : x.detach();
+    }
+    const g = this.grid(x);
+    const y = fakeQuantize(x, g.lo, g.hi, g.sigma, { axis: this.axis, method: this.method, delta: this.delta, training: this.training });
+    if (!this.training && this.kind === 'activation') this.observe(x, g);
+    return y;
+  }
+
+  /** The grid for input x: weights use their own (detached) min/max, activations b and λ. */
+  grid(x: Tensor): Grid {
+    if (this.kind === 'activation') return this.activationGrid();
+    this.checkWeight(x);
+    const w = x.detach();
+    if (this.channels === 1) return { lo: w.amin().reshape([1]), hi: w.amax().reshape([1]), sigma: this.log2_step };
+    const dims = w.shape.map((_, i) => i).slice(1);
+    return { lo: w.amin(dims), hi: w.amax(dims), sigma: this.log2_step };
+  }
+
+  private activationGrid(): Grid {
+    const lo = this.isSigned ? this.lower : this.lower.detach();
+    // hi = b + 2^λ − s, kept ≥ b should the bit-width B_a = λ − σ fall below 0.
+    const hi = lo.add(this.log2_range.exp2().sub(this.log2_step.exp2()).relu());
+    return { lo, hi, sigma: this.log2_step };
+  }
+
+  private checkWeight(w: Tensor): void {
+    if (this.channels > 1 && (w.ndim < 1 || w.size(0) !== this.channels)) {
+      throw new Error(`Quantizer: weight quantizer has ${this.channels} channels, got a weight of shape [${w.shape.join(', ')}]`);
+    }
+  }
+
+  // ---- bit-widths ---------------------------------------------------------------------
+  /**
+   * The differentiable bit-width (GDNSQ.md §2): weights B_w = log2(max − min + s) − σ per
+   * channel (x = the weight; its range carries no gradient), activations B_a = λ − σ ([1]).
+   */
+  bits(x?: Tensor): Tensor {
+    if (this.kind === 'activation') return this.log2_range.sub(this.log2_step);
+    if (!x) throw new Error('Quantizer.bits: a weight quantizer needs the weight');
+    const g = this.grid(x);
+    return g.hi.sub(g.lo).add(this.log2_step.exp2()).log2().sub(this.log2_step);
+  }
+
+  /**
+   * The integer codes the quantizer produces for x (int64, same shape): round((x̂ − lo)/s),
+   * recovered from the fused op's own output so they are exactly the codes it used.
+   */
+  codes(x: Tensor): Tensor {
+    return noGrad(() => scope(() => {
+      if (!this.enabled) throw new Error('Quantizer.codes: the quantizer is disabled (32 bits), it produces no codes');
+      if (this.isPruned) return Tensor.zeros(x.shape, 'int64');
+      const g = this.grid(x);
+      const y = fakeQuantize(x, g.lo, g.hi, g.sigma, { axis: this.axis, method: this.method, training: false });
+      const shape = x.shape.map((d, i) => (i === 0 && this.channels > 1 ? d : 1));
+      const lo = g.lo.reshape(this.channels > 1 ? shape : [1]);
+      const s = g.sigma.exp2().reshape(this.channels > 1 ? shape : [1]);
+      return y.sub(lo).div(s).round().to('int64');
+    }));
+  }
+
+  /** log2(max code − min code + 1) of x's codes; per-channel weights: the widest channel. */
+  trueBits(x: Tensor): number {
+    return scope(() => {
+      const c = this.codes(x);
+      if (this.channels === 1) return Math.log2(c.amax().item() - c.amin().item() + 1);
+      const dims = c.shape.map((_, i) => i).slice(1);
+      const span = dims.length ? c.amax(dims).sub(c.amin(dims)) : c.sub(c);
+      return Math.log2(span.amax().item() + 1);
+    });
+  }
+
+  /** Activations: the most levels the grid can produce, log2(round((hi − lo)/s) + 1). */
+  capacityBits(): number {
+    if (this.kind !== 'activation') throw new Error('Quantizer.capacityBits: only for activation quantizers (weights: trueBits(weight))');
+    if (this.isPruned) return 0;
+    return noGrad(() => scope(() => {
+      const g = this.activationGrid();
+      return Math.log2(g.hi.sub(g.lo).div(g.sigma.exp2()).round().item() + 1);
+    }));
+  }
+
+  // Eval-mode record of the code range: codes are monotone in x, so the extreme inputs give
+  // the extreme codes without a pass over the codes of every element.
+  private observe(x: Tensor, g: Grid): void {
+    noGrad(() => scope(() => {
+      const ends = Tensor.stack([x.amin(), x.amax()]).reshape([2]);
+      const y = fakeQuantize(ends, g.lo.detach(), g.hi.detach(), g.sigma.detach(), { axis: null, method: this.method, training: false });
+      const c = y.sub(g.lo.detach()).div(g.sigma.detach().exp2()).round().toArray();
+      this.observed = this.observed ? { min: Math.min(this.observed.min, c[0]), max: Math.max(this.observed.max, c[1]) } : { min: c[0], max: c[1] };
+    }));
+  }
+
+  /** Activations: log2 of the code range seen in eval mode since the last reset (null: none seen). */
+  observedBits(): number | null {
+    return this.observed ? Math.log2(this.observed.max - this.observed.min + 1) : null;
+  }
+  resetObserved(): void { this.observed = null; }
+
+  // ---- calibration (GDNSQ.md §4.3) ----------------------------------------------------
+  private record(x: Tensor): void {
+    const [mn, mx] = noGrad(() => scope(() => [x.amin().item(), x.amax().item()]));
+    this.calib = this.calib ? { min: Math.min(this.calib.min, mn), max: Math.max(this.calib.max, mx) } : { min: mn, max: mx };
+  }
+
+  /** The input range recorded in calibration mode (null: nothing recorded). */
+  get calibrationRange(): Range | null { return this.calib; }
+  resetCalibration(): void { this.calib = null; }
+
+  /**
+   * Activations, after calibration batches: b = min (0 and fixed when min ≥ 0),
+   * σ = log2((max − b)/(2^B − 1)), λ = σ + B; a zero range marks the quantizer pruned.
+   */
+  calibrateActivation(startBits: number): void {
+    if (this.kind !== 'activation') throw new Error('Quantizer.calibrateActivation: not an activation quantizer');
+    checkBits(startBits, 'calibration start bits');
+    const r = this.calib;
+    if (!r) throw new Error('Quantizer.calibrateActivation: no input was recorded (run batches in calibration mode first)');
+    if (!Number.isFinite(r.min) || !Number.isFinite(r.max)) throw new Error(`Quantizer.calibrateActivation: input range [${r.min}, ${r.max}] is not finite`);
+    const signed = r.min < 0;
+    const pruned = r.max <= r.min;
+    const b = signed || pruned ? r.min : 0;
+    noGrad(() => {
+      this.signed.fill_(signed ? 1 : 0);
+      this.pruned.fill_(pruned ? 1 : 0);
+      this.lower.fill_(b);
+      if (pruned) return;
+      const sigma = Math.log2((r.max - b) / (2 ** startBits - 1));
+      this.log2_step.fill_(sigma);
+      this.log2_range.fill_(sigma + startBits);
+    });
+  }
+
+  /**
+   * Weights: σ = log2((max − min)/(2^B − 1)) per channel; a channel of zero range takes the
+   * whole tensor's step (it has 0 bits whatever σ is), and a constant weight marks it pruned.
+   */
+  calibrateWeight(w: Tensor, startBits: number): void {
+    if (this.kind !== 'weight') throw new Error('Quantizer.calibrateWeight: not a weight quantizer');
+    checkBits(startBits, 'calibration start bits');
+    this.checkWeight(w);
+    noGrad(() => scope(() => {
+      const g = this.grid(w);
+      const levels = 2 ** startBits - 1;
+      const whole = w.amax().sub(w.amin());
+      const wholeRange = whole.item();
+      if (!Number.isFinite(wholeRange)) throw new Error('Quantizer.calibrateWeight: the weight is not finite');
+      this.pruned.fill_(wholeRange > 0 ? 0 : 1);
+      if (wholeRange <= 0) return;
+      const range = g.hi.sub(g.lo);
+      const sigma = Tensor.where(range.gt(0), range, whole).div(levels).log2();
+      this.log2_step.copy_(sigma.reshape(this.log2_step.shape));
+    }));
+  }
+
+  override extraRepr(): string {
+    const bits = this.targetBits;
+    const parts = [this.kind, bits >= FP_BITS ? 'fp' : `bits=${bits}`];
+    if (this.channels > 1) parts.push(`per_channel=${this.channels}`);
+    if (bits < FP_BITS) parts.push(`method=${this.method}`);
+    if (this.isPruned) parts.push('pruned');
+    if (this.kind === 'activation' && !this.isSigned) parts.push('unsigned');
+    return parts.join(', ');
+  }
+}
