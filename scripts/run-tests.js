@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs every compiled test file (dist/test/**/*.test.js) with node's test runner, one file
-// at a time (each test process already uses both cores through libtorch).
+// Runs every compiled test file (dist/test/**/*.test.js) with node's test runner: one file
+// per core, each with one libtorch thread (small test tensors gain nothing from intra-op
+// threads, and two single-threaded files at once keep both cores busy).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -25,5 +26,7 @@ if (!files.length) {
   console.error('gdnsq: no test files found under dist/test (run npm run build)');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { cwd: root, stdio: 'inherit' });
+const cores = String(Math.max(1, require('os').availableParallelism()));
+const env = { ...process.env, GDNSQ_THREADS: process.env.GDNSQ_THREADS || '1' };
+const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${cores}`, '--test-reporter=spec', ...files], { cwd: root, stdio: 'inherit', env });
 process.exit(r.status ?? 1);

@@ -1,5 +1,6 @@
 // `gdnsq bench <name>`: benchmarks that print ratios measured in one run.
 import { Command } from 'commander';
+import { int } from './options';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('run a benchmark (engine, train, quant)');
@@ -19,5 +20,17 @@ export function registerBench(program: Command): void {
     .action(async (opts: { dataDir?: string }) => {
       const { benchLoader } = await import('../../bench/loader');
       benchLoader({ dataDir: opts.dataDir });
+    });
+  bench
+    .command('train')
+    .description('FP training step of ResNet-20, synthetic 3x32x32 (vs eager PyTorch when installed)')
+    .option('--json', 'print one JSON line')
+    .option('--iters <n>', 'timed iterations', int('--iters', 1), 10)
+    .option('--threads <n>', 'intra-op threads', int('--threads', 1), 2)
+    .option('--batch <n>', 'batch size', int('--batch', 1), 128)
+    .option('--no-torch', 'skip the PyTorch reference')
+    .action(async (opts: { json?: boolean; iters: number; threads: number; batch: number; torch: boolean }) => {
+      const { benchTrain } = await import('../../bench/train');
+      benchTrain({ json: !!opts.json, iters: opts.iters, threads: opts.threads, batch: opts.batch, torch: opts.torch });
     });
 }

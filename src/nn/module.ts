@@ -108,7 +108,7 @@ export abstract class Module {
 
   // ---- traversal ----------------------------------------------------------------------
   /** Every module of the tree, this one first (name ''), depth-first, each module once. */
-  namedModules(prefix = ''): [string, Module][] {
+  namedModules(): [string, Module][] {
     const out: [string, Module][] = [];
     const seen = new Set<Module>();
     const visit = (m: Module, p: string): void => {
@@ -117,7 +117,7 @@ export abstract class Module {
       out.push([p, m]);
       for (const [n, c] of m._modules) visit(c, p ? `${p}.${n}` : n);
     };
-    visit(this, prefix);
+    visit(this, '');
     return out;
   }
   modules(): Module[] { return this.namedModules().map(([, m]) => m); }

@@ -89,8 +89,8 @@ const isShortcut = (name: string, m: Conv2d): boolean =>
 
 /** The model's Conv2d/Linear layers that quantize() will swap, and why the others stay FP. */
 function plan(model: Module, o: QuantizeOptions): { swap: string[]; fp: { name: string; reason: FpReason }[] } {
+  if (model.modules().some((m) => m instanceof QuantizedLayer)) throw new Error('quantize: the model is already quantized');
   const candidates = model.namedModules().filter(([, m]) => m instanceof Conv2d || m instanceof Linear);
-  if (candidates.some(([, m]) => m instanceof QuantizedLayer)) throw new Error('quantize: the model is already quantized');
   const names = new Set(candidates.map(([n]) => n));
   const unknown = [...Object.keys(o.layers ?? {}), ...(o.exclude ?? [])].filter((n) => !names.has(n));
   if (unknown.length) {

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tensor, scope, manualSeed, noGrad } from '../../src/engine';
+import { Module, Sequential, Linear } from '../../src/nn';
+import { cifarResNet } from '../../src/models';
+import { quantize } from '../../src/quant/quantize';
+import { QConv2d } from '../../src/quant/qconv2d';
+import { calibrate } from '../../src/quant/calibrate';
+import { quantizerBits, resetObservedCodes } from '../../src/quant/bits';
+import { tinyQuantized } from './fixtures';
+
+function quantizedResnet(): Module {
+  manualSeed(31);
+  const m = cifarResNet(20, { inChannels: 1, numClasses: 10 });
+  quantize(m, { wBits: 2, aBits: 2, quantizeFirst: true });
+  return m;
+}
+
+for (const startBits of [10, 4]) {
+  test(`calibration starts every quantizer at ~${startBits} bits (true bits ≤ ${startBits}, ≥ ${startBits - 1} on the calibration data)`, () => {
+    const m = quantizedResnet();
+    const batches = scope(() => [0, 1, 2].map(() => Tensor.randn([4, 1, 8, 8]).keep()));
+    const bnMean = scope(() => (m.getSubmodule('bn1') as unknown as { runningMean: Tensor }).runningMean.clone().keep());
+    const r = calibrate(m, batches, { startBits });
+    assert.equal(r.batches, 3);
+    assert.equal(r.quantizers.length, 38);
+    assert.equal(m.training, true, 'the train/eval mode is restored');
+    assert.ok((m.getSubmodule('bn1') as unknown as { runningMean: Tensor }).runningMean.equal(bnMean), 'calibration ran in eval mode');
+    const first = m.getSubmodule('conv1') as QConv2d;
+    const imgMin = Math.min(...batches.map((b) => scope(() => b.amin().item())));
+    assert.equal(first.act_quant.lower.item(), imgMin, 'b = min of the signed image input');
+    assert.deepEqual(r.quantizers.filter((q) => q.kind === 'activation').map((q) => q.signed),
+      [true, ...new Array<boolean>(18).fill(false)], 'post-ReLU inputs are unsigned');
+    assert.match(String(r), new RegExp(`^calibrated on 3 batches, start bits ${startBits}:\\n  conv1\\.act_quant +${startBits}\\.00 bits  input \\[`));
+    // true bits on the calibration data, from the eval-mode codes
+    m.eval();
+    resetObservedCodes(m);
+    noGrad(() => { for (const b of batches) scope(() => m.forward(b)); });
+    const bits = quantizerBits(m);
+    assert.equal(bits.length, 38);
+    for (const q of bits) {
+      assert.ok(q.trueSource !== 'capacity', q.name);
+      assert.ok(q.trueBits <= startBits + 1e-9 && q.trueBits >= startBits - 1, `${q.name}: ${q.trueBits} bits`);
+      assert.ok(Math.abs(q.bits - startBits) < 1e-4, `${q.name}: differentiable ${q.bits}`);
+    }
+    for (const t of [...batches, bnMean]) t.dispose();
+    m.dispose();
+  });
+}
+
+test('a zero-range input is pruned; maxBatches stops pulling; errors are named', () => {
+  const m = tinyQuantized();
+  let pulled = 0;
+  function* zeros(): Generator<{ x: Tensor }> {
+    for (;;) { pulled++; yield { x: Tensor.zeros([2, 2, 1, 1]) }; }
+  }
+  const r = calibrate(m, zeros(), { maxBatches: 2 });
+  assert.equal(pulled, 2);
+  assert.equal(r.batches, 2);
+  // the image is all zeros, and so is the linear's input (no biases)
+  assert.deepEqual(r.quantizers.map((q) => [q.name, q.pruned]), [['0.act_quant', true], ['0.weight_quant', false], ['3.act_quant', true], ['3.weight_quant', false]]);
+  assert.match(String(r), /0\.act_quant +pruned +input \[0\.000, 0\.000\]/);
+  assert.throws(() => calibrate(m, []), /^Error: calibrate: no batches were given$/);
+  assert.throws(() => calibrate(new Sequential(new Linear(2, 2)), [Tensor.zeros([1, 2])]), /^Error: calibrate: the model has no quantized layers \(run quantize\(\) first\)$/);
+  assert.throws(() => calibrate(m, [], { startBits: 0 }), /calibrate: startBits must be a positive number of bits, got 0/);
+  m.dispose();
+});
