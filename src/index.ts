@@ -1,1 +1,7 @@
+// The public surface of the gdnsq package, one namespace per layer.
 export * from './engine';
+export * as nn from './nn';
+export * as models from './models';
+export * as data from './data';
+export * as optim from './optim';
+export * as train from './train';

@@ -5,6 +5,11 @@
 #include <torch/version.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace gdnsq {
 
@@ -29,21 +34,22 @@ std::string FirstLine(const std::string& msg) {
   return "(no message)";
 }
 
+static void Release(Napi::Env env, Holder* h) {
+  if (!h->t.defined()) return;
+  if (h->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -h->bytes);
+  h->bytes = 0;
+  h->t.reset();
+  --g_live_handles;
+}
+
 static void Finalize(Napi::Env env, Holder* h) {
-  if (h->t.defined()) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, -h->bytes);
-    --g_live_handles;
-  }
+  Release(env, h);
   delete h;
 }
 
 Napi::Value Wrap(Napi::Env env, at::Tensor t) {
   auto* h = new Holder{std::move(t), 0};
-  // The storage is what a handle keeps alive (an expanded view's nbytes can be far larger).
-  if (h->t.defined() && h->t.device().is_cpu() && h->t.has_storage())
-    h->bytes = static_cast<int64_t>(h->t.storage().nbytes());
   ++g_live_handles;
-  if (h->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, h->bytes);
   auto ext = Napi::External<Holder>::New(env, h, Finalize);
   ext.TypeTag(&kHolderTag);
   return ext;
@@ -156,13 +162,34 @@ at::Device DeviceOf(const Napi::Value& v, const char* op, size_t index) {
   }
 }
 
+// A training step allocates and frees the same few hundred MB every time. glibc's defaults
+// (a threshold that moves with the sizes seen, trimming of the heap top) hand much of it back
+// to the OS after each step and page-fault it in again on the next: measured on ResNet-20
+// driven op by op from TypeScript, ~40k minor faults and +25% CPU per step. Fixed thresholds
+// keep freed blocks for reuse. Skipped when the user tunes malloc through the environment.
+static void TuneMalloc() {
+#if defined(__GLIBC__)
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if ((tunables && std::strstr(tunables, "glibc.malloc.")) || std::getenv("MALLOC_MMAP_THRESHOLD_") ||
+      std::getenv("MALLOC_TRIM_THRESHOLD_"))
+    return;
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
+
 static void RegisterRuntime(Exports exports) {
   GDNSQ_FN(exports, "dispose", {
+    Release(info.Env(), HolderOf(info[0], OP, 0));
+    return info.Env().Undefined();
+  });
+  // Called once a tensor's release is up to the garbage collector. The storage is what a handle
+  // keeps alive (an expanded view's nbytes can be far larger than its storage).
+  GDNSQ_FN(exports, "reportExternal", {
     Holder* h = HolderOf(info[0], OP, 0);
-    if (h->t.defined()) {
-      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->bytes);
-      h->t.reset();
-      --g_live_handles;
+    if (h->t.defined() && !h->bytes && h->t.device().is_cpu() && h->t.has_storage()) {
+      h->bytes = static_cast<int64_t>(h->t.storage().nbytes());
+      if (h->bytes) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), h->bytes);
     }
     return info.Env().Undefined();
   });
@@ -202,6 +229,7 @@ static void RegisterRuntime(Exports exports) {
 }  // namespace gdnsq
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  gdnsq::TuneMalloc();
   gdnsq::RegisterRuntime(exports);
   gdnsq::RegisterTensorOps(exports);
   gdnsq::RegisterMathOps(exports);

@@ -25,11 +25,16 @@ at::Tensor ConvBn(Cursor& c, const at::Tensor& x, int64_t stride, int64_t pad) {
 
 // resnet20Step(x, labels, params): params in the order conv1, bn1(w,b,rm,rv), then per basic
 // block conv1,bn1,conv2,bn2[,downsample conv,bn], then fc.weight, fc.bias. Returns the loss.
+// 19 conv+bn groups of 5 tensors (stem, 9 blocks × 2, 2 projections) and the fc pair.
+constexpr size_t kResNet20Params = 5 * (1 + 9 * 2 + 2) + 2;
+
 void RegisterBench(Exports exports) {
   GDNSQ_FN(exports, "resnet20Step", {
     at::Tensor& x = A_T(0);
     at::Tensor& y = A_T(1);
     std::vector<at::Tensor> params = A_TLIST(2);
+    if (params.size() != kResNet20Params)
+      ArgError(OP, 2, "must hold the " + std::to_string(kResNet20Params) + " ResNet-20 tensors, got " + std::to_string(params.size()));
     Cursor c{params};
     at::Tensor h = at::relu(ConvBn(c, x, 1, 1));
     int64_t inC = 16;

@@ -1,6 +1,9 @@
 // Shared plumbing for the bindings: tensor handles, argument decoding, error translation.
 // A handle is a Napi::External owning a heap at::Tensor. dispose() empties the tensor at once
 // (deterministic release); the External's finalizer only deletes the small holder.
+// Only tensors left to the garbage collector are reported to V8 as external memory (see
+// reportExternal): reporting the many short-lived tensors a scope frees anyway would make V8
+// run pointless full collections several times per training step.
 #pragma once
 #include <napi.h>
 #include <ATen/ATen.h>
@@ -12,7 +15,7 @@ namespace gdnsq {
 
 struct Holder {
   at::Tensor t;
-  int64_t bytes = 0;
+  int64_t bytes = 0;  // reported to V8 as external memory; 0 until reportExternal
 };
 
 extern int64_t g_live_handles;

@@ -121,18 +121,12 @@ tensor_list BackwardAten(const at::Tensor& x, const at::Tensor& g, const at::Ten
           ChannelSum(g * e, axis), gsign};
 }
 
-// ---- kernel path ---------------------------------------------------------------------------
+// ---- the autograd function -----------------------------------------------------------------
 
 template <typename T>
 quant::Params<T> ParamsOf(const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& s) {
   return {lo.data_ptr<T>(), hi.data_ptr<T>(), s.data_ptr<T>()};
 }
-
-at::Tensor ToTensor(const std::vector<double>& v, const at::Tensor& like) {
-  return at::tensor(v, at::TensorOptions().dtype(at::kDouble)).to(like.scalar_type());
-}
-
-// ---- the autograd function -----------------------------------------------------------------
 
 at::Tensor QuantForward(const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi, const at::Tensor& sigma,
                         int64_t axis, bool aten) {
@@ -166,27 +160,31 @@ struct FakeQuantFunction : public torch::autograd::Function<FakeQuantFunction> {
     const bool aten = ctx->saved_data["aten"].toBool();
     const at::Tensor g = grads[0].contiguous();
     const at::Tensor s = at::exp2(sigma);
-    const uint64_t seed = method == Method::kNoise ? DrawSeed() : 0;
-
-    at::Tensor dx, below, above, ge, gsign;
+    const bool noise = method == Method::kNoise;
+    const uint64_t seed = noise ? DrawSeed() : 0;
+    at::Tensor dx, dlo, dhi, dsigma;
     if (UseKernel(x, aten)) {
-      dx = at::empty_like(x);
+      dx = at::empty_like(x), dlo = at::empty_like(lo), dhi = at::empty_like(hi), dsigma = at::empty_like(sigma);
       AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "fakeQuantize", [&] {
         quant::ChannelSums r = quant::Backward<scalar_t>(x.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(),
                                                          dx.data_ptr<scalar_t>(), LayoutOf(x, axis),
                                                          ParamsOf<scalar_t>(lo, hi, s), method, delta, seed);
-        below = ToTensor(r.below, x), above = ToTensor(r.above, x), ge = ToTensor(r.ge, x);
-        gsign = ToTensor(r.gsign, x);
+        const scalar_t* sp = s.data_ptr<scalar_t>();
+        scalar_t *pl = dlo.data_ptr<scalar_t>(), *ph = dhi.data_ptr<scalar_t>(), *ps = dsigma.data_ptr<scalar_t>();
+        for (size_t c = 0; c < r.ge.size(); ++c) {
+          const double sc = sp[c], ds = r.ge[c] + (noise ? sc * kRho * r.gsign[c] : 0.0);
+          pl[c] = static_cast<scalar_t>(r.below[c]), ph[c] = static_cast<scalar_t>(r.above[c]);
+          ps[c] = static_cast<scalar_t>(ds * sc * kLn2);
+        }
       });
     } else {
       tensor_list r = BackwardAten(x, g, lo, hi, s, axis, method, delta, seed);
-      dx = r[0], below = r[1], above = r[2], ge = r[3], gsign = r[4];
+      const at::Tensor sf = s.reshape({-1});
+      at::Tensor ds = noise ? r[3] + sf * kRho * r[4] : r[3];
+      dx = r[0], dlo = r[1].reshape(lo.sizes()), dhi = r[2].reshape(hi.sizes());
+      dsigma = (ds * sf * kLn2).reshape(sigma.sizes());
     }
-    const at::Tensor sf = s.reshape({-1});
-    at::Tensor ds = method == Method::kNoise ? ge + sf * kRho * gsign : ge;
-    at::Tensor dsigma = ds * sf * kLn2;
-    return {dx, below.reshape(lo.sizes()), above.reshape(hi.sizes()), dsigma.reshape(sigma.sizes()),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dx, dlo, dhi, dsigma, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -214,14 +212,19 @@ at::Tensor CheckParam(const at::Tensor& p, const char* name, const at::Tensor& x
 
 // Parameters are tiny: reading them on the host costs nothing on the CPU (a sync on CUDA).
 void CheckOrder(const at::Tensor& lo, const at::Tensor& hi, int64_t axis) {
-  at::Tensor l = lo.detach().to(at::kCPU, at::kDouble).reshape({-1}).contiguous();
-  at::Tensor h = hi.detach().to(at::kCPU, at::kDouble).reshape({-1}).contiguous();
-  const double *pl = l.data_ptr<double>(), *ph = h.data_ptr<double>();
-  for (int64_t c = 0; c < l.numel(); ++c) {
-    if (!(ph[c] < pl[c])) continue;
-    std::string where = axis < 0 ? "" : " in channel " + std::to_string(c);
-    throw std::invalid_argument("hi < lo" + where + " (lo = " + c10::str(pl[c]) + ", hi = " + c10::str(ph[c]) + ")");
+  at::Tensor l = lo, h = hi;
+  if (!lo.device().is_cpu() || (lo.scalar_type() != at::kFloat && lo.scalar_type() != at::kDouble)) {
+    l = lo.detach().to(at::kCPU, at::kDouble), h = hi.detach().to(at::kCPU, at::kDouble);
   }
+  AT_DISPATCH_FLOATING_TYPES(l.scalar_type(), "fakeQuantize", [&] {
+    const scalar_t *pl = l.data_ptr<scalar_t>(), *ph = h.data_ptr<scalar_t>();
+    for (int64_t c = 0; c < l.numel(); ++c) {
+      if (!(ph[c] < pl[c])) continue;
+      std::string where = axis < 0 ? "" : " in channel " + std::to_string(c);
+      throw std::invalid_argument("hi < lo" + where + " (lo = " + c10::str(static_cast<double>(pl[c])) +
+                                  ", hi = " + c10::str(static_cast<double>(ph[c])) + ")");
+    }
+  });
 }
 
 }  // namespace

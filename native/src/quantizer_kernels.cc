@@ -1,6 +1,7 @@
 // The fused quantizer's CPU loops. Vectorization notes (checked with -fopt-info-vec):
 // - rounding is the add-and-subtract-2^mantissa trick: exact round-half-to-even for 0 ≤ v < 2^p
-//   under the default rounding mode, branch-free, and it needs no SSE4.1 `roundps` nor libm;
+//   under the default rounding mode, branch-free, and it needs no SSE4.1 `roundps` nor libm
+//   (its select vectorizes only with -fno-trapping-math, set in binding.gyp);
 // - clamp is written as `x < lo ? lo : x`, which compiles to maxps with torch.clamp's NaN rule;
 // - reductions accumulate into 32 independent lanes (fixed-trip inner loop), which the compiler
 //   vectorizes without -ffast-math, then the lanes are summed in double once per row piece;
@@ -19,7 +20,8 @@ namespace gdnsq::quant {
 
 namespace {
 
-constexpr int64_t kChunk = 16384;  // elements per task: multiple of kLanes, fits L2 with g and dx
+constexpr int64_t kChunk = 16384;  // elements per partial sum: multiple of kLanes, fits L2 with g and dx
+constexpr int64_t kGrain = 4;      // chunks per thread at least: small tensors stay on the calling thread
 constexpr int kLanes = 32;         // one sign word covers one lane block
 
 // Bit l of a sign word as a table load (a constant vector), not a variable shift per lane,
@@ -54,7 +56,7 @@ inline uint64_t SplitMix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-// Calls piece(begin, end, channel) for every row piece of the chunks [cb, ce): a piece never
+// Calls piece(chunk, begin, end, channel) for every row piece of the chunks [cb, ce): a piece never
 // crosses a row, so it has one set of parameters.
 template <typename F>
 void ForPieces(Layout L, int64_t cb, int64_t ce, F&& piece) {
@@ -111,7 +113,7 @@ template <typename T, bool kNoise, bool kEw>
 void BackwardImpl(const T* x, const T* g, T* dx, Layout L, Params<T> p, const double* delta, uint64_t seed,
                   std::vector<double>& part) {
   const int64_t C = L.channels;
-  at::parallel_for(0, NumChunks(L), 1, [&](int64_t cb, int64_t ce) {
+  at::parallel_for(0, NumChunks(L), kGrain, [&](int64_t cb, int64_t ce) {
     ForPieces(L, cb, ce, [&](int64_t k, int64_t b, int64_t e, int64_t c) {
       const T lo = p.lo[c], hi = p.hi[c], s = p.s[c];
       const T d = kEw ? static_cast<T>(delta[c]) : T(0);
@@ -133,7 +135,7 @@ void BackwardImpl(const T* x, const T* g, T* dx, Layout L, Params<T> p, const do
 template <typename T>
 void StatsImpl(const T* x, const T* g, Layout L, Params<T> p, std::vector<double>& part) {
   const int64_t C = L.channels;
-  at::parallel_for(0, NumChunks(L), 1, [&](int64_t cb, int64_t ce) {
+  at::parallel_for(0, NumChunks(L), kGrain, [&](int64_t cb, int64_t ce) {
     ForPieces(L, cb, ce, [&](int64_t k, int64_t b, int64_t e, int64_t c) {
       const T lo = p.lo[c], hi = p.hi[c], s = p.s[c];
       auto word = [](int64_t) -> uint32_t { return 0u; };
@@ -168,7 +170,7 @@ uint32_t SignWord(uint64_t seed, int64_t block) {
 
 template <typename T>
 void Forward(const T* __restrict x, T* __restrict y, Layout L, Params<T> p) {
-  at::parallel_for(0, NumChunks(L), 1, [&](int64_t cb, int64_t ce) {
+  at::parallel_for(0, NumChunks(L), kGrain, [&](int64_t cb, int64_t ce) {
     ForPieces(L, cb, ce, [&](int64_t, int64_t b, int64_t e, int64_t c) {
       const T lo = p.lo[c], hi = p.hi[c], s = p.s[c];
       const T* __restrict xs = x + b;

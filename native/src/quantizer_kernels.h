@@ -37,7 +37,8 @@ void Forward(const T* x, T* y, Layout layout, Params<T> p);
 
 // dx = 1[lo ≤ x ≤ hi]·g, or with the EWGS term g − δ_c·|g|·e when method is ewgs/aewgs.
 // delta: one value for ewgs; ignored otherwise (aewgs computes its own per channel).
-// seed: the noise variant's random signs (element i uses bit i of a SplitMix64 stream).
+// seed: the noise variant's random signs (element i uses bit i mod 64 of output i/64 of a
+// SplitMix64 stream started at seed: 64 signs per 64-bit draw, independent of threading).
 template <typename T>
 ChannelSums Backward(const T* x, const T* g, T* dx, Layout layout, Params<T> p, Method method, double delta,
                      uint64_t seed);

@@ -7,6 +7,7 @@ import { registerBench } from './bench';
 import { registerDemo } from './demo';
 import { registerTrain } from './train';
 import { registerEval } from './eval';
+import { registerQuantize } from './quantize';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDemo(program);
   registerTrain(program);
+  registerQuantize(program);
   registerEval(program);
   registerBench(program);
   return program;

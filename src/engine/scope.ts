@@ -5,19 +5,23 @@
 export interface Disposable {
   dispose(): void;
   readonly isDisposed: boolean;
+  /** Called when no scope will free it any more: its release is now up to dispose() or the GC. */
+  untracked?(): void;
 }
 
 const stack: Set<Disposable>[] = [];
 
-/** Called by every tensor constructor: records the tensor in the innermost scope. */
+/** Called by every tensor constructor: records the tensor in the innermost scope, if any. */
 export function track<T extends Disposable>(t: T): T {
   if (stack.length) stack[stack.length - 1].add(t);
+  else t.untracked?.();
   return t;
 }
 
 /** Removes a tensor from every open scope, so it lives until disposed explicitly. */
 export function keep<T extends Disposable>(t: T): T {
   for (const s of stack) s.delete(t);
+  t.untracked?.();
   return t;
 }
 
@@ -56,8 +60,9 @@ export function scope<R>(fn: () => R): R {
   collect(result, survivors);
   const parent = stack[stack.length - 1];
   for (const t of mine) {
-    if (survivors.has(t)) parent?.add(t);
-    else t.dispose();
+    if (!survivors.has(t)) t.dispose();
+    else if (parent) parent.add(t);
+    else t.untracked?.();
   }
   return result;
 }

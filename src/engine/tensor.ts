@@ -95,6 +95,8 @@ export class Tensor {
   }
   /** Survives every enclosing scope; free it with dispose(). */
   keep(): this { return keepTensor(this); }
+  /** @internal Left to dispose() or the GC: V8 is told of its native memory from now on. */
+  untracked(): void { if (this._handle !== null) native.reportExternal(this._handle); }
 
   // ---- conversion and views -------------------------------------------------------------
   to(dtype?: DType, device?: string): Tensor { return new Tensor(native.to(this.handle, dtype, device)); }

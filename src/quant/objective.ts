@@ -59,10 +59,10 @@ export class GdnsqObjective {
   }
 
   /** The objective of one batch (student in training mode, autograd on); updates c. */
-  loss(batch: { x: Tensor; y: Tensor }, _step?: number): ObjectiveLoss {
+  loss(batch: { x: Tensor; y: Tensor }): ObjectiveLoss {
     const logits = this.student.forward(batch.x);
     let teacherLogits: Tensor | null = null;
-    if (this.teacher) {
+    if (this.teacher && this.lossName !== 'labels') {
       if (this.teacher.training) this.teacher.eval();
       const teacher = this.teacher;
       teacherLogits = noGrad(() => teacher.forward(batch.x));

@@ -2,6 +2,9 @@
 // for QConv2d/QLinear (same weights, quantizers beside them) and applies the BatchNorm mode.
 // Defaults match the published runs: first conv, last linear and 1×1 shortcut convs stay FP,
 // biases are not quantized, BatchNorm is kept, weights are quantized per output channel.
+// Whether a layer's input is signed is not decided here: calibrate() makes an activation
+// quantizer unsigned (b fixed at 0) when its input never went below 0 on the calibration data
+// (every quantized ResNet layer but a quantized first conv), and reports it.
 import { Module, Conv2d, Linear, BatchNorm2d, Identity } from '../nn';
 import { Quantizer, QuantMethod, FP_BITS, checkBits, checkQuantMethod } from './quantizer';
 import { QuantizedLayer } from './qlayer';

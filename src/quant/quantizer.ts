@@ -161,10 +161,8 @@ export class Quantizer extends Module {
       if (this.isPruned) return Tensor.zeros(x.shape, 'int64');
       const g = this.grid(x);
       const y = fakeQuantize(x, g.lo, g.hi, g.sigma, { axis: this.axis, method: this.method, training: false });
-      const shape = x.shape.map((d, i) => (i === 0 && this.channels > 1 ? d : 1));
-      const lo = g.lo.reshape(this.channels > 1 ? shape : [1]);
-      const s = g.sigma.exp2().reshape(this.channels > 1 ? shape : [1]);
-      return y.sub(lo).div(s).round().to('int64');
+      const along = this.channels > 1 ? x.shape.map((d, i) => (i === 0 ? d : 1)) : [1];
+      return y.sub(g.lo.reshape(along)).div(g.sigma.exp2().reshape(along)).round().to('int64');
     }));
   }
 

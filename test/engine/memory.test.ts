@@ -91,7 +91,7 @@ test('gradients, views and in-place results are handles released like any other'
   w.dispose();
 });
 
-test('native memory is reported to V8 and given back on dispose', () => {
+test('V8 is told of the native memory of tensors left to dispose() or the GC, not of scoped ones', () => {
   const before = externalMemory();
   const t = Tensor.zeros([2_500_000]);
   assert.equal(externalMemory() - before, 10_000_000);
@@ -100,6 +100,18 @@ test('native memory is reported to V8 and given back on dispose', () => {
   assert.equal(externalMemory() - before, 20_000_000);
   t.dispose();
   v.dispose();
+  assert.equal(externalMemory(), before);
+
+  const out = scope(() => {
+    Tensor.zeros([1_000_000]);
+    assert.equal(externalMemory(), before, 'a scope frees its tensors itself');
+    const k = Tensor.zeros([1_000_000]).keep();
+    assert.equal(externalMemory() - before, 4_000_000, 'kept: up to dispose() now');
+    k.dispose();
+    return scope(() => Tensor.zeros([500_000]));
+  });
+  assert.equal(externalMemory() - before, 2_000_000, 'returned by the outermost scope');
+  out.dispose();
   assert.equal(externalMemory(), before);
 });
 
