@@ -13,3 +13,4 @@ export { distillLoss, DistillLoss, DISTILL_LOSSES, checkDistillLoss } from './di
 export { GdnsqObjective, ObjectiveOptions, ObjectiveState, ObjectiveLoss } from './objective';
 export { GdnsqLrSchedule, LrScheduleOptions, LrScheduleState } from './lr-schedule';
 export { noiseAwareMetric } from './metric';
+export { verifyGrid, GridCheck } from './verify';
