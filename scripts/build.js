@@ -31,7 +31,7 @@ run(process.execPath, [path.join(root, 'scripts', 'libtorch.js'), '--check']);
 const gyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
 // Re-configure only when the build files are missing or the libtorch location changed.
 const stamp = path.join(root, 'build', 'libtorch.stamp');
-const want = `${process.env.LIBTORCH ?? 'system'}\n${fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8')}`;
+const want = `${process.env.LIBTORCH ?? 'system'} portable=${process.env.GDNSQ_PORTABLE ?? ''}\n${fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8')}`;
 const have = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : '';
 if (!fs.existsSync(path.join(root, 'build', 'Makefile')) || have !== want) {
   // Node's headers come with this machine's Node (no download): use them when present.

@@ -33,4 +33,25 @@ export function registerBench(program: Command): void {
       const { benchTrain } = await import('../../bench/train');
       benchTrain({ json: !!opts.json, iters: opts.iters, threads: opts.threads, batch: opts.batch, torch: opts.torch });
     });
+  bench
+    .command('quantizer')
+    .description('fused quantizer kernel vs the plain tensor-op reference (forward + backward)')
+    .option('--json', 'print one JSON line')
+    .option('--iters <n>', 'timed iterations', int('--iters', 1), 20)
+    .action(async (opts: { json?: boolean; iters: number }) => {
+      const { benchQuantizer } = await import('../../bench/quantizer');
+      benchQuantizer({ json: !!opts.json, iters: opts.iters });
+    });
+  bench
+    .command('quant')
+    .description('GDNSQ W2A2 training step (with teacher forward) vs the FP step, ResNet-20, 3x32x32')
+    .option('--json', 'print one JSON line')
+    .option('--iters <n>', 'timed iterations per round', int('--iters', 1), 5)
+    .option('--rounds <n>', 'alternating FP/GDNSQ rounds', int('--rounds', 1), 2)
+    .option('--threads <n>', 'intra-op threads', int('--threads', 1), 2)
+    .option('--batch <n>', 'batch size', int('--batch', 1), 128)
+    .action(async (opts: { json?: boolean; iters: number; rounds: number; threads: number; batch: number }) => {
+      const { benchQuant } = await import('../../bench/quant');
+      benchQuant({ json: !!opts.json, iters: opts.iters, rounds: opts.rounds, threads: opts.threads, batch: opts.batch });
+    });
 }
