@@ -21,11 +21,12 @@ interface TrainOpts {
 }
 
 function makeSchedule(o: TrainOpts, total: number): Schedule {
+  const warm = (inner: Schedule): Schedule => (o.warmupSteps > 0 ? schedules.linearWarmup(o.warmupSteps, inner) : inner);
   switch (o.schedule) {
     case 'onecycle': return schedules.oneCycle({ peak: 1, total, pctStart: 0.15 });
-    case 'cosine': return schedules.linearWarmup(o.warmupSteps, schedules.cosine(Math.max(1, total - o.warmupSteps)));
-    case 'step': return schedules.linearWarmup(o.warmupSteps, schedules.step(Math.max(1, Math.round(total / 3)), 0.1));
-    default: return schedules.linearWarmup(o.warmupSteps, schedules.constant());
+    case 'cosine': return warm(schedules.cosine(Math.max(1, total - o.warmupSteps)));
+    case 'step': return warm(schedules.step(Math.max(1, Math.round(total / 3)), 0.1));
+    default: return warm(schedules.constant());
   }
 }
 
