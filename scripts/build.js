@@ -36,8 +36,8 @@ const have = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : '';
 if (!fs.existsSync(path.join(root, 'build', 'Makefile')) || have !== want) {
   // Node's headers come with this machine's Node (no download): use them when present.
   const nodedir = process.env.npm_config_nodedir || (fs.existsSync('/usr/include/node/node_api.h') ? '/usr' : '');
-  run(process.execPath, [gyp, 'configure', ...(nodedir ? [`--nodedir=${nodedir}`] : [])]);
+  run(process.execPath, [gyp, 'configure', '--loglevel=warn', ...(nodedir ? [`--nodedir=${nodedir}`] : [])]);
   fs.writeFileSync(stamp, want);
 }
-run(process.execPath, [gyp, 'build', '-j', jobs]);
+run(process.execPath, [gyp, 'build', '-j', jobs, '--loglevel=warn']);
 if (!nativeOnly) run(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [root] }), '-p', 'tsconfig.json']);
