@@ -5,3 +5,4 @@ export * as models from './models';
 export * as data from './data';
 export * as optim from './optim';
 export * as train from './train';
+export * as quant from './quant';
