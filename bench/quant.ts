@@ -6,13 +6,9 @@ import { createModel } from '../src/models';
 import { RAdam } from '../src/optim';
 import { quantize, calibrate, GdnsqObjective } from '../src/quant';
 import { timeOurStep } from './train';
+import { median, timeSteps } from './timing';
 
 export interface BenchQuantOptions { json: boolean; iters: number; threads: number; batch: number; rounds: number }
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** Median seconds of one GDNSQ step. */
 export function timeGdnsqStep(o: { iters: number; batch: number }): number {
@@ -39,15 +35,9 @@ export function timeGdnsqStep(o: { iters: number; batch: number }): number {
     opt.step();
     obj.afterStep(++s);
   });
-  for (let i = 0; i < 3; i++) step();
-  const times: number[] = [];
-  for (let i = 0; i < o.iters; i++) {
-    const t0 = process.hrtime.bigint();
-    step();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  }
+  const t = timeSteps(step, o.iters);
   x.dispose(); y.dispose(); opt.dispose(); student.dispose(); teacher.dispose();
-  return median(times);
+  return t;
 }
 
 export function benchQuant(o: BenchQuantOptions): void {

@@ -8,13 +8,9 @@ import { Tensor, F, scope, manualSeed, setNumThreads, getNumThreads, torchVersio
 import { createModel } from '../src/models';
 import { SGD } from '../src/optim';
 import { packageRoot } from '../src/engine/native';
+import { timeSteps } from './timing';
 
 export interface BenchTrainOptions { json: boolean; iters: number; threads: number; batch: number; torch: boolean }
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** Median seconds of one step of our stack. */
 export function timeOurStep(o: { iters: number; batch: number }): number {
@@ -28,15 +24,9 @@ export function timeOurStep(o: { iters: number; batch: number }): number {
     F.crossEntropy(model.forward(x), y).backward();
     opt.step();
   });
-  for (let i = 0; i < 3; i++) step();
-  const times: number[] = [];
-  for (let i = 0; i < o.iters; i++) {
-    const t0 = process.hrtime.bigint();
-    step();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  }
+  const t = timeSteps(step, o.iters);
   x.dispose(); y.dispose(); opt.dispose(); model.dispose();
-  return median(times);
+  return t;
 }
 
 function torchStep(o: BenchTrainOptions): { step_s: number; img_per_s: number; torch: string } | null {
