@@ -6,3 +6,4 @@ export * as data from './data';
 export * as optim from './optim';
 export * as train from './train';
 export * as quant from './quant';
+export * as report from './report';

@@ -8,6 +8,7 @@ import { registerDemo } from './demo';
 import { registerTrain } from './train';
 import { registerEval } from './eval';
 import { registerQuantize } from './quantize';
+import { registerReport } from './report';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerQuantize(program);
   registerEval(program);
   registerBench(program);
+  registerReport(program);
   return program;
 }
 

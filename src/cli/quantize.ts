@@ -123,7 +123,7 @@ export async function runQuantize(cli: QuantizeCliOptions): Promise<Record<strin
   const bits = quantizerBits(final);
   const sum = bitsSummary(bits);
   const summary = {
-    teacher: path.resolve(o.teacher), dataset, wbits: o.wbits, abits: o.abits, method: o.method, loss: o.loss,
+    model: tcard.model, teacher: path.resolve(o.teacher), dataset, wbits: o.wbits, abits: o.abits, method: o.method, loss: o.loss,
     fp_top1: fpTest.top1, quant_top1: test.top1, delta_pt: 100 * (test.top1 - fpTest.top1), converged: sum.converged,
     wbits_max: sum.weights.trueMax, abits_max: sum.activations.trueMax, checkpoint: path.resolve(chosen),
     epochs_run: res.state.epoch, steps: res.state.step, wall_seconds: (Date.now() - t0) / 1000,

@@ -9,8 +9,11 @@ export class MetricsLog {
   }
   static read(file: string): Record<string, unknown>[] {
     if (!fs.existsSync(file)) return [];
-    return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
-      try { return JSON.parse(l) as Record<string, unknown>; } catch { throw new Error(`${file}: line ${i + 1} is not JSON`); }
+    const out: Record<string, unknown>[] = [];
+    fs.readFileSync(file, 'utf8').split('\n').forEach((l, i) => {
+      if (!l.trim()) return;
+      try { out.push(JSON.parse(l) as Record<string, unknown>); } catch { throw new Error(`${file}: line ${i + 1} is not JSON`); }
     });
+    return out;
   }
 }

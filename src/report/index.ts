@@ -1,0 +1,4 @@
+export * from './run';
+export * from './plots';
+export * from './markdown';
+export * from './write-report';
