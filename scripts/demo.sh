@@ -14,4 +14,5 @@ echo "== GDNSQ fine-tuning to W4A4 (3 epochs on 10,000 images; full runs: see ex
   --start-bits 8 --qlr 0.05 --kappa 1000 --warmup-steps 30 --out "$out"
 echo "== the quantized checkpoint, verified"
 ./bin/gdnsq eval --checkpoint "$out/best.safetensors"
-echo "== outputs in $out: summary.json, metrics.jsonl, best/last checkpoints"
+./bin/gdnsq report --run "$out"
+echo "== outputs in $out: report.md, bits.svg, training.svg, summary.json, metrics.jsonl, best/last checkpoints"
