@@ -28,12 +28,19 @@ function layerBits(entries: QuantizerBits[]): Record<string, { target: number; b
   return out;
 }
 
+/** The settings of the run saved in DIR (its tensors are freed at once). */
+function savedRun(dir: string): QuantizeCliOptions {
+  const st = loadTrainingState<unknown>(path.join(dir, 'resume.safetensors'));
+  for (const t of [...Object.values(st.model), ...Object.values(st.optim)]) t.dispose();
+  const run = st.card.run as QuantizeCliOptions | undefined;
+  if (!run || typeof run.teacher !== 'string') throw new Error(`${dir}: not a gdnsq quantize run (no run settings in resume.safetensors)`);
+  return run;
+}
+
 export async function runQuantize(cli: QuantizeCliOptions): Promise<Record<string, unknown>> {
   const t0 = Date.now();
   // On --resume every setting comes from the run being resumed.
-  const o: QuantizeCliOptions = cli.resume
-    ? { ...(loadTrainingState<unknown>(path.join(cli.resume, 'resume.safetensors')).card.run as QuantizeCliOptions), resume: cli.resume, out: cli.resume, threads: cli.threads, progress: cli.progress }
-    : cli;
+  const o: QuantizeCliOptions = cli.resume ? { ...savedRun(cli.resume), resume: cli.resume, out: cli.resume, threads: cli.threads, progress: cli.progress } : cli;
   if (o.threads) setNumThreads(o.threads);
   manualSeed(o.seed);
   const { model: teacher, card: tcard } = loadModel(o.teacher);
@@ -49,7 +56,7 @@ export async function runQuantize(cli: QuantizeCliOptions): Promise<Record<strin
     wBits: o.wbits, aBits: o.abits, method: o.method, bn: o.bn, perChannel: !o.perTensor, startBits: o.startBits,
     quantizeFirst: !!o.quantizeFirst, quantizeLast: !!o.quantizeLast, quantizeShortcuts: !!o.quantizeShortcuts, quantizeBias: !!o.quantizeBias,
   };
-  const card: ModelCard = { ...tcard, quant: { options: qopts }, teacher: path.resolve(o.teacher), run: { ...o, resume: undefined } };
+  const card: ModelCard = { ...tcard, quant: { options: qopts }, teacher: path.resolve(o.teacher), run: { ...o, teacher: path.resolve(o.teacher), resume: undefined } };
   const student = buildModel({ ...tcard });
   student.loadStateDict(teacher.stateDict(), { strict: true });
   const report = quantize(student, qopts);
