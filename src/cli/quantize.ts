@@ -81,7 +81,7 @@ export async function runQuantize(cli: QuantizeCliOptions): Promise<Record<strin
   const lrs = new GdnsqLrSchedule({ warmupSteps: o.warmupSteps });
   const log = new MetricsLog(path.join(o.out, 'metrics.jsonl'));
   let converged = false;
-  let shown: Record<string, number> = {};
+  let shown: Record<string, string> = {};
   const trainer = new Trainer({
     model: student, optimizer: optimizer as unknown as OptimizerLike, train: trainLoader, val: valLoader,
     epochs: o.epochs, outDir: o.out, card, seed: o.seed, patience: o.patience, progress: o.progress, title: `W${o.wbits}A${o.abits}`,
@@ -93,7 +93,8 @@ export async function runQuantize(cli: QuantizeCliOptions): Promise<Record<strin
         if (s % o.logEvery === 0 || s === 1) {
           const bits = quantizerBits(student);
           const sum = bitsSummary(bits);
-          shown = { wb: sum.weights.trueMax, ab: sum.activations.trueMax };
+          // True bits as mean/max over quantizers (activations: grid capacity while training).
+          shown = { 'W bits': `${sum.weights.trueMean.toFixed(2)}/${sum.weights.trueMax.toFixed(2)}`, 'A bits': `${sum.activations.trueMean.toFixed(2)}/${sum.activations.trueMax.toFixed(2)}` };
           log.write({ kind: 'step', step: s, loss: v.task, t: v.t, pw: v.pw, pa: v.pa, lr: optimizer.paramGroups[0].lr,
             w_true_mean: sum.weights.trueMean, w_true_max: sum.weights.trueMax, a_bits_mean: sum.activations.mean, a_bits_max: sum.activations.max, layers: layerBits(bits) });
         }
