@@ -1,5 +1,5 @@
 // `gdnsq quantize`: GDNSQ fine-tuning of a trained FP checkpoint to target bit-widths.
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { setNumThreads, manualSeed, getNumThreads, scope } from '../engine';
@@ -19,7 +19,7 @@ export interface QuantizeCliOptions {
   kappa: number; warmupSteps: number; startBits: number; calibBatches: number; bn: BnMode; perTensor?: boolean;
   quantizeFirst?: boolean; quantizeLast?: boolean; quantizeShortcuts?: boolean; quantizeBias?: boolean;
   patience?: number; valSize: number; trainLimit?: number; seed: number; threads?: number; progress: boolean;
-  logEvery: number; cropPadding: number; hflip: boolean;
+  logEvery: number; cropPadding: number; hflip: boolean; layers?: Record<string, { wBits?: number; aBits?: number }>; exclude?: string[];
 }
 
 function layerBits(entries: QuantizerBits[]): Record<string, { target: number; bits: number; true: number }> {
@@ -55,6 +55,7 @@ export async function runQuantize(cli: QuantizeCliOptions): Promise<Record<strin
   const qopts: QuantizeOptions = {
     wBits: o.wbits, aBits: o.abits, method: o.method, bn: o.bn, perChannel: !o.perTensor, startBits: o.startBits,
     quantizeFirst: !!o.quantizeFirst, quantizeLast: !!o.quantizeLast, quantizeShortcuts: !!o.quantizeShortcuts, quantizeBias: !!o.quantizeBias,
+    ...(o.layers ? { layers: o.layers } : {}), ...(o.exclude ? { exclude: o.exclude } : {}),
   };
   const card: ModelCard = { ...tcard, quant: { options: qopts }, teacher: path.resolve(o.teacher), run: { ...o, teacher: path.resolve(o.teacher), resume: undefined } };
   const student = buildModel({ ...tcard });
@@ -142,6 +143,19 @@ export async function runQuantize(cli: QuantizeCliOptions): Promise<Record<strin
   return summary;
 }
 
+function parseLayers(v: string): Record<string, { wBits?: number; aBits?: number }> {
+  let parsed: unknown;
+  try { parsed = JSON.parse(v); } catch { throw new InvalidArgumentError(`--layers must be JSON like {"layer1.0.conv1":{"wBits":4}}, got '${v}'`); }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError('--layers must be a JSON object of {module path: {wBits?, aBits?}}');
+  for (const [k, b] of Object.entries(parsed as Record<string, unknown>)) {
+    const bits = b as Record<string, unknown> | null;
+    if (!bits || typeof bits !== 'object' || Object.keys(bits).some((x) => x !== 'wBits' && x !== 'aBits') || Object.values(bits).some((x) => typeof x !== 'number' || !(x > 0))) {
+      throw new InvalidArgumentError(`--layers: '${k}' needs {wBits?: number > 0, aBits?: number > 0}`);
+    }
+  }
+  return parsed as Record<string, { wBits?: number; aBits?: number }>;
+}
+
 export function registerQuantize(program: Command): void {
   program
     .command('quantize')
@@ -169,6 +183,8 @@ export function registerQuantize(program: Command): void {
     .option('--quantize-last', 'quantize the last linear too')
     .option('--quantize-shortcuts', 'quantize the 1x1 shortcut convs too')
     .option('--quantize-bias', 'quantize biases')
+    .option('--layers <json>', 'per-layer targets, e.g. \'{"layer1.0.conv1":{"wBits":4,"aBits":4}}\'', parseLayers)
+    .option('--exclude <names>', 'comma-separated module paths kept FP', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
     .option('--patience <n>', 'early stop after n epochs without improvement', int('--patience', 1))
     .option('--val-size <n>', 'validation images from the end of the training set', int('--val-size'), 5000)
     .option('--train-limit <n>', 'use only the first n training images (quick runs)', int('--train-limit', 1))
