@@ -1,6 +1,8 @@
 // Module entry, handle lifetime and argument decoding shared by every binding file.
 #include "common.h"
 #include <ATen/Parallel.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <mutex>
 #include <c10/core/GradMode.h>
 #include <torch/version.h>
 #include <ATen/detail/CUDAHooksInterface.h>
@@ -211,6 +213,21 @@ static void RegisterRuntime(Exports exports) {
   });
   GDNSQ_FN(exports, "manualSeed", {
     at::manual_seed(static_cast<uint64_t>(A_INT(0)));
+    return info.Env().Undefined();
+  });
+  // The default CPU generator's full state (a uint8 tensor), so a resumed run continues the
+  // exact random stream (quantizer noise, dropout) instead of re-seeding.
+  GDNSQ_FN(exports, "getRngState", {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return Wrap(info.Env(), gen.get_state());
+  });
+  GDNSQ_FN(exports, "setRngState", {
+    at::Tensor& t = A_T(0);
+    if (t.scalar_type() != at::kByte || t.dim() != 1) ArgError(OP, 0, "must be a 1-D uint8 tensor from getRngState()");
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(t);
     return info.Env().Undefined();
   });
   GDNSQ_FN(exports, "setGradEnabled", {

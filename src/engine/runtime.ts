@@ -1,11 +1,16 @@
 // Process-wide engine settings: threads, seeding, gradient mode, live-handle accounting.
 import * as os from 'os';
 import { native } from './native';
+import { Tensor } from './tensor';
 
 export function getNumThreads(): number { return native.getNumThreads() as number; }
 export function setNumThreads(n: number): void { native.setNumThreads(n); }
 /** Seeds libtorch's global generator (rand, randn, randint, randperm, dropout, quantizer noise). */
 export function manualSeed(seed: number): void { native.manualSeed(seed); }
+/** The global generator's full state (uint8 tensor), to continue its exact stream later. */
+export function getRngState(): Tensor { return new Tensor(native.getRngState()); }
+/** Restores a state from getRngState() (a corrupt one is rejected by libtorch). */
+export function setRngState(state: Tensor): void { native.setRngState(state.handle); }
 export function isGradEnabled(): boolean { return native.isGradEnabled() as boolean; }
 export function cudaAvailable(): boolean { return native.cudaAvailable() as boolean; }
 export function torchVersion(): string { return native.version() as string; }

@@ -46,6 +46,8 @@ export function loadModelFile(file: string): { state: Record<string, Tensor>; ca
 export interface TrainingState<S> {
   model: Record<string, Tensor>;
   optim: Record<string, Tensor>;
+  /** libtorch's global generator state (absent in states written before it was saved). */
+  rng?: Tensor;
   card: ModelCard;
   trainer: S;
 }
@@ -54,6 +56,7 @@ export function saveTrainingState<S>(file: string, s: TrainingState<S>): void {
   const tensors: Record<string, Tensor> = {};
   for (const [k, v] of Object.entries(s.model)) tensors[`model.${k}`] = v;
   for (const [k, v] of Object.entries(s.optim)) tensors[`optim.${k}`] = v;
+  if (s.rng) tensors['rng.torch'] = s.rng;
   saveSafetensors(file, tensors, { gdnsq: JSON.stringify(s.card), trainer: JSON.stringify(s.trainer) });
 }
 
@@ -62,12 +65,14 @@ export function loadTrainingState<S>(file: string): TrainingState<S> {
   const { tensors, metadata } = loadSafetensors(file);
   const model: Record<string, Tensor> = {};
   const optim: Record<string, Tensor> = {};
+  let rng: Tensor | undefined;
   for (const [k, v] of Object.entries(tensors)) {
     if (k.startsWith('model.')) model[k.slice(6)] = v;
     else if (k.startsWith('optim.')) optim[k.slice(6)] = v;
+    else if (k === 'rng.torch') rng = v;
   }
   return {
-    model, optim,
+    model, optim, rng,
     card: checkCard(file, parseJsonMeta(file, metadata, 'gdnsq')),
     trainer: parseJsonMeta(file, metadata, 'trainer') as S,
   };

@@ -4,7 +4,7 @@
 // atomic checkpoints, resume, early stopping and Ctrl-C.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Tensor, manualSeed, noGrad, scope } from '../engine';
+import { Tensor, manualSeed, noGrad, scope, getRngState, setRngState } from '../engine';
 import { Batch, Classifier, EvalResult, evaluate, topkCorrect } from './evaluate';
 import { ModelCard, saveModelFile, saveTrainingState, loadTrainingState } from './checkpoint';
 import { MetricsLog } from './metrics-log';
@@ -80,6 +80,7 @@ export class Trainer {
   private readonly baseLrs: number[];
   private readonly log: MetricsLog;
   private interrupted = false;
+  private rngRestored = false;
 
   constructor(private readonly o: TrainerOptions) {
     fs.mkdirSync(o.outDir, { recursive: true });
@@ -98,7 +99,11 @@ export class Trainer {
     noGrad(() => this.o.model.loadStateDict(st.model, { strict: true }));
     const meta = (st.trainer as LoopState & { optimMeta?: unknown }).optimMeta;
     this.o.optimizer.loadStateDict({ state: st.optim, meta });
-    for (const t of [...Object.values(st.model), ...Object.values(st.optim)]) t.dispose();
+    if (st.rng) {
+      setRngState(st.rng);
+      this.rngRestored = true;
+    }
+    for (const t of [...Object.values(st.model), ...Object.values(st.optim), ...(st.rng ? [st.rng] : [])]) t.dispose();
     this.s = { ...st.trainer };
     if (this.s.hooks !== undefined) this.o.hooks.loadState?.(this.s.hooks);
   }
@@ -106,10 +111,10 @@ export class Trainer {
   private saveResume(): void {
     const opt = this.o.optimizer.stateDict();
     this.s.hooks = this.o.hooks.state?.();
-    saveTrainingState(this.resumePath, {
-      model: this.o.model.stateDict(), optim: opt.state, card: this.o.card,
+    scope(() => saveTrainingState(this.resumePath, {
+      model: this.o.model.stateDict(), optim: opt.state, rng: getRngState(), card: this.o.card,
       trainer: { ...this.s, optimMeta: opt.meta },
-    });
+    }));
   }
 
   private setLr(step: number): number {
@@ -143,8 +148,10 @@ export class Trainer {
     const { model, optimizer, hooks, train } = this.o;
     const e = this.s.epoch;
     const skip = this.s.batchInEpoch;
-    // Re-seeding per (epoch, resume point) makes noise/dropout reproducible across resumes.
-    manualSeed(((this.o.seed ?? 0) * 1000003 + e * 7919 + skip) >>> 0);
+    // Each epoch starts from a seed of its own; a run resumed mid-epoch instead continues the
+    // exact generator stream it saved, so resuming anywhere reproduces the uninterrupted run.
+    if (skip === 0 || !this.rngRestored) manualSeed(((this.o.seed ?? 0) * 1000003 + e * 7919) >>> 0);
+    this.rngRestored = false;
     const bar = new Progress({ title: `${this.o.title ?? 'train'} epoch ${e + 1}/${this.o.epochs}`, total: train.batchesPerEpoch, enabled: this.o.progress });
     const t0 = Date.now();
     let lossSum = 0, correct = 0, seen = 0, lr = 0;
