@@ -18,16 +18,16 @@ if (!process.env.GDNSQ_BUILD_LOCKED && spawnSync('flock', ['--version']).status 
 const nativeOnly = process.argv.includes('--native-only');
 const jobs = String(Math.max(1, require('os').availableParallelism?.() ?? 2));
 
-function run(cmd, args) {
+function run(cmd, args, { quiet = false } = {}) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) {
-    process.stderr.write(`gdnsq: build step failed: ${cmd} ${args.join(' ')}\n`);
+    if (!quiet) process.stderr.write(`gdnsq: build step failed: ${cmd} ${args.join(' ')}\n`);
     process.exit(r.status ?? 1);
   }
 }
 
 // Fails fast, with one line naming the fix, when libtorch is absent.
-run(process.execPath, [path.join(root, 'scripts', 'libtorch.js'), '--check']);
+run(process.execPath, [path.join(root, 'scripts', 'libtorch.js'), '--check'], { quiet: true });
 const gyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
 // Re-configure only when the build files are missing or the libtorch location changed.
 const stamp = path.join(root, 'build', 'libtorch.stamp');
