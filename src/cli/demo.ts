@@ -1,11 +1,11 @@
-// `gdnsq demo`: the main job of the README. For now, a tiny engine demonstration.
+// `gdnsq demo`: a tiny engine demonstration (the README's main job is `npm run demo`).
 import { Command } from 'commander';
 import { Tensor, F, scope, manualSeed, getNumThreads, torchVersion, noGrad } from '../engine';
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('run the demonstration job')
+    .description('tiny engine demonstration: fit a line by gradient descent (the main demo is npm run demo)')
     .action(() => {
       manualSeed(0);
       console.log(`libtorch ${torchVersion()}, ${getNumThreads()} threads`);
