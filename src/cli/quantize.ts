@@ -9,7 +9,7 @@ import {
   quantize, calibrate, quantizerBits, bitsSummary, resetObservedCodes, GdnsqObjective, GdnsqLrSchedule,
   noiseAwareMetric, QuantizeOptions, QUANT_METHODS, QuantMethod, DISTILL_LOSSES, DistillLoss, BN_MODES, BnMode, QuantizerBits,
 } from '../quant';
-import { Trainer, evaluate, ModelCard, MetricsLog, OptimizerLike, loadTrainingState } from '../train';
+import { Trainer, evaluate, ModelCard, MetricsLog, loadTrainingState } from '../train';
 import { buildModel, loadModel } from './model-file';
 import { int, num, oneOf } from './options';
 
@@ -84,7 +84,7 @@ export async function runQuantize(cli: QuantizeCliOptions): Promise<Record<strin
   let converged = false;
   let shown: Record<string, string> = {};
   const trainer = new Trainer({
-    model: student, optimizer: optimizer as unknown as OptimizerLike, train: trainLoader, val: valLoader,
+    model: student, optimizer, train: trainLoader, val: valLoader,
     epochs: o.epochs, outDir: o.out, card, seed: o.seed, patience: o.patience, progress: o.progress, title: `W${o.wbits}A${o.abits}`,
     hooks: {
       loss: (b) => objective.loss(b),

@@ -6,7 +6,7 @@ import { F, setNumThreads, manualSeed, getNumThreads } from '../engine';
 import { DATASET_NAMES, DatasetName, loadDataset, splitTrainVal, slice, BatchLoader } from '../data';
 import { createModel, MODEL_NAMES } from '../models';
 import { SGD, Adam, AdamW, RAdam, Schedule, schedules } from '../optim';
-import { Trainer, evaluate, ModelCard, loadModelFile, OptimizerLike } from '../train';
+import { Trainer, evaluate, ModelCard, loadModelFile } from '../train';
 import { int, num, oneOf } from './options';
 
 const OPTIMIZERS = ['sgd', 'adam', 'adamw', 'radam'] as const;
@@ -56,7 +56,7 @@ export async function runTrain(o: TrainOpts): Promise<void> {
   const valLoader = val.n > 0 ? new BatchLoader({ dataset: val, batchSize: 500, normalize }) : undefined;
   const schedule = makeSchedule(o, o.epochs * trainLoader.batchesPerEpoch);
   const trainer = new Trainer({
-    model, optimizer: optimizer as unknown as OptimizerLike, train: trainLoader, val: valLoader,
+    model, optimizer, train: trainLoader, val: valLoader,
     epochs: o.epochs, outDir: o.out, card, seed: o.seed, patience: o.patience, progress: o.progress, title: o.model,
     hooks: {
       loss: (b) => {
