@@ -9,7 +9,7 @@ import {
   quantize, calibrate, quantizerBits, bitsSummary, resetObservedCodes, GdnsqObjective, GdnsqLrSchedule,
   noiseAwareMetric, QuantizeOptions, QUANT_METHODS, QuantMethod, DISTILL_LOSSES, DistillLoss, BN_MODES, BnMode, QuantizerBits,
 } from '../quant';
-import { Trainer, evaluate, ModelCard, MetricsLog, loadTrainingState } from '../train';
+import { Trainer, evaluate, ModelCard, MetricsLog, loadTrainingCard } from '../train';
 import { buildModel, loadModel } from './model-file';
 import { int, num, oneOf } from './options';
 
@@ -28,11 +28,9 @@ function layerBits(entries: QuantizerBits[]): Record<string, { target: number; b
   return out;
 }
 
-/** The settings of the run saved in DIR (its tensors are freed at once). */
+/** The settings of the run saved in DIR. */
 function savedRun(dir: string): QuantizeCliOptions {
-  const st = loadTrainingState<unknown>(path.join(dir, 'resume.safetensors'));
-  for (const t of [...Object.values(st.model), ...Object.values(st.optim)]) t.dispose();
-  const run = st.card.run as QuantizeCliOptions | undefined;
+  const run = loadTrainingCard(path.join(dir, 'resume.safetensors')).run as QuantizeCliOptions | undefined;
   if (!run || typeof run.teacher !== 'string') throw new Error(`${dir}: not a gdnsq quantize run (no run settings in resume.safetensors)`);
   return run;
 }

@@ -84,6 +84,12 @@ export function loadSafetensors(file: string): SafetensorsContent {
   return decodeSafetensors(fs.readFileSync(file), file);
 }
 
+/** Only the metadata of a file (validated like a full load, but no tensor is created). */
+export function loadSafetensorsMetadata(file: string): Named<string> {
+  if (!fs.existsSync(file)) throw new Error(`safetensors ${file}: file not found`);
+  return { ...parseHeader(fs.readFileSync(file), `safetensors ${file}`).metadata };
+}
+
 interface Entry { name: string; dtype: string; shape: number[]; begin: number; end: number }
 
 function parseHeader(buf: Buffer, where: string): { entries: Entry[]; metadata: Named<string>; dataStart: number } {

@@ -5,7 +5,7 @@
 //   JSON state under the metadata key `trainer`.
 import * as fs from 'fs';
 import { Tensor } from '../engine';
-import { saveSafetensors, loadSafetensors } from '../engine/safetensors';
+import { saveSafetensors, loadSafetensors, loadSafetensorsMetadata } from '../engine/safetensors';
 
 export interface ModelCard {
   model: string;
@@ -76,4 +76,10 @@ export function loadTrainingState<S>(file: string): TrainingState<S> {
     card: checkCard(file, parseJsonMeta(file, metadata, 'gdnsq')),
     trainer: parseJsonMeta(file, metadata, 'trainer') as S,
   };
+}
+
+/** The model card of a training state, without loading its tensors. */
+export function loadTrainingCard(file: string): ModelCard {
+  if (!fs.existsSync(file)) throw new Error(`resume state not found: ${file}`);
+  return checkCard(file, parseJsonMeta(file, loadSafetensorsMetadata(file), 'gdnsq'));
 }

@@ -6,7 +6,7 @@ import * as path from 'path';
 import { Tensor } from '../../src/engine/tensor';
 import { scope } from '../../src/engine/scope';
 import { liveTensors } from '../../src/engine/runtime';
-import { encodeSafetensors, decodeSafetensors, saveSafetensors, loadSafetensors } from '../../src/engine/safetensors';
+import { encodeSafetensors, decodeSafetensors, saveSafetensors, loadSafetensors, loadSafetensorsMetadata } from '../../src/engine/safetensors';
 
 /** A file assembled from the published format description, independently of our writer. */
 function rawFile(header: string, data: number[]): Buffer {
@@ -169,4 +169,16 @@ test('save is atomic and load round-trips; decoded tensors live in the caller sc
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('loadSafetensorsMetadata reads the metadata without creating tensors, and validates the header', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'st-meta-'));
+  const file = path.join(dir, 'm.safetensors');
+  scope(() => saveSafetensors(file, { a: Tensor.from([1, 2, 3]) }, { card: '{"x":1}' }));
+  const before = liveTensors();
+  assert.deepEqual(loadSafetensorsMetadata(file), { card: '{"x":1}' });
+  assert.equal(liveTensors(), before);
+  fs.writeFileSync(path.join(dir, 'bad.safetensors'), 'garbage');
+  assert.throws(() => loadSafetensorsMetadata(path.join(dir, 'bad.safetensors')), /file shorter than 8 bytes/);
+  assert.throws(() => loadSafetensorsMetadata(path.join(dir, 'none.safetensors')), /file not found/);
 });
