@@ -12,13 +12,19 @@ export interface Classifier {
 
 export interface Batch { x: Tensor; y: Tensor; size: number }
 
-/** Counts of correct top-1 / top-k predictions in one batch of logits. */
-export function topkCorrect(logits: Tensor, y: Tensor, k: number): number {
+/** Correct predictions in one batch of logits, for each k of ks (one top-k for all of them). */
+export function correctAtK(logits: Tensor, y: Tensor, ks: number[]): number[] {
   return scope(() => {
-    const kk = Math.min(k, logits.size(1));
-    const idx = logits.topkIndices(kk, 1);
-    return idx.eq(y.unsqueeze(1)).sum().item();
+    const kmax = Math.min(Math.max(...ks), logits.size(1));
+    // hits[i][j]: the j-th ranked class of sample i is its label (topk is sorted).
+    const hits = logits.topkIndices(kmax, 1).eq(y.unsqueeze(1)).to('int64').sum(0).toArray();
+    return ks.map((k) => hits.slice(0, Math.min(k, kmax)).reduce((a, b) => a + b, 0));
   });
+}
+
+/** Correct top-k predictions in one batch of logits. */
+export function topkCorrect(logits: Tensor, y: Tensor, k: number): number {
+  return correctAtK(logits, y, [k])[0];
 }
 
 export function evaluate(model: Classifier, batches: Iterable<Batch>): EvalResult {
@@ -30,8 +36,9 @@ export function evaluate(model: Classifier, batches: Iterable<Batch>): EvalResul
       forEachInScope(batches, (b) => {
         const logits = model.forward(b.x);
         lossSum += F.crossEntropy(logits, b.y, 'sum').item();
-        c1 += topkCorrect(logits, b.y, 1);
-        c5 += topkCorrect(logits, b.y, 5);
+        const [k1, k5] = correctAtK(logits, b.y, [1, 5]);
+        c1 += k1;
+        c5 += k5;
         n += b.size;
       });
     });
