@@ -1,7 +1,9 @@
 // Fused GDNSQ quantizer (forward + backward as one libtorch autograd function), GDNSQ.md §2.
 //   forward:  c = clamp(x, lo, hi);  v = (c − lo)/s;  x̂ = round(v)·s + lo;  s = 2^σ;  e = round(v) − v
-//   backward: dx = 1[lo ≤ x ≤ hi]·g (ewgs/aewgs: minus δ·|g|·e inside);  dlo = Σ g·1[x < lo];
-//             dhi = Σ g·1[x > hi];  ds = Σ g·(e + s·ρ) (noise) or Σ g·e;  dσ = ds·s·ln 2.
+//   backward: dx = 1[lo ≤ x ≤ hi]·g (ewgs/aewgs: ·max(1 − δ·sign(g)·e, 0.01) inside);
+//             dlo = Σ g·1[x < lo];  dhi = Σ g·1[x > hi];  dσ = ds·s·ln 2 with
+//             ds = Σ g·(e + s·ρ) (noise, ewgs, aewgs: the reference keeps the noise step gradient
+//             for the EWGS variants) or Σ g·e (lsq, and every method in evaluation).
 // Only x, lo, hi and σ are saved; v, e and the mask are recomputed in backward. Float32/64 CPU
 // tensors go through the loops of quantizer_kernels.cc; other devices and dtypes through the
 // same math as ATen ops (so a CUDA libtorch works), with the same random signs.
@@ -92,7 +94,7 @@ at::Tensor ForwardAten(const at::Tensor& x, const at::Tensor& lo, const at::Tens
 
 // Returns {dx, Σ g[x<lo], Σ g[x>hi], Σ g·e, Σ g·sign}, sums as [C] tensors.
 tensor_list BackwardAten(const at::Tensor& x, const at::Tensor& g, const at::Tensor& lo, const at::Tensor& hi,
-                         const at::Tensor& s, int64_t axis, Method method, double delta, uint64_t seed) {
+                         const at::Tensor& s, int64_t axis, Method method, double delta, bool noise, uint64_t seed) {
   at::Tensor l = Bcast(lo, x, axis), h = Bcast(hi, x, axis), sb = Bcast(s, x, axis);
   at::Tensor v = (at::clamp(x, l, h) - l) / sb;
   at::Tensor e = at::round(v) - v;
@@ -102,21 +104,20 @@ tensor_list BackwardAten(const at::Tensor& x, const at::Tensor& g, const at::Ten
   if (method == Method::kEwgs || method == Method::kAewgs) {
     at::Tensor d = at::full({lo.numel()}, delta, lo.options().dtype(at::kDouble));
     if (method == Method::kAewgs) {
-      // Same reading as quant::AdaptiveDelta: mean(sign(g)·e)/var(e) inside, clamped to [0, 1].
+      // Same reading as quant::AdaptiveDelta: mean(sign(g)·e)/max(var(e), 1e-3) inside.
       at::Tensor in = inside.to(at::kDouble), ed = e.to(at::kDouble) * in;
       at::Tensor n = ChannelSum(in, axis);
       at::Tensor mean = ChannelSum(ed, axis) / n;
       at::Tensor var = ChannelSum(ed * ed, axis) / n - mean * mean;
-      at::Tensor raw = ChannelSum(at::sign(g).to(at::kDouble) * ed, axis) / n / var;
-      at::Tensor ok = at::logical_and(n >= 2, var > 1e-12);
-      d = at::where(ok, raw.clamp(0.0, 1.0), at::zeros_like(raw));
+      at::Tensor raw = ChannelSum(at::sign(g).to(at::kDouble) * ed, axis) / n / var.clamp_min(1e-3);
+      d = at::where(n > 0, raw, at::zeros_like(raw));
     }
     at::Tensor db = Bcast(d.to(x.scalar_type()), x, axis);
-    dx = at::where(inside, g - db * at::abs(g) * e, zero);
+    dx = at::where(inside, g * at::clamp_min(1 - db * at::sign(g) * e, 0.01), zero);
   } else {
     dx = at::where(inside, g, zero);
   }
-  at::Tensor gsign = method == Method::kNoise ? ChannelSum(g * Signs(x, seed), axis) : at::zeros_like(lo);
+  at::Tensor gsign = noise ? ChannelSum(g * Signs(x, seed), axis) : at::zeros_like(lo);
   return {dx, ChannelSum(at::where(x < l, g, zero), axis), ChannelSum(at::where(x > h, g, zero), axis),
           ChannelSum(g * e, axis), gsign};
 }
@@ -142,8 +143,10 @@ at::Tensor QuantForward(const at::Tensor& x, const at::Tensor& lo, const at::Ten
 
 struct FakeQuantFunction : public torch::autograd::Function<FakeQuantFunction> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& lo, const at::Tensor& hi,
-                            const at::Tensor& sigma, int64_t axis, int64_t method, double delta, bool aten) {
+                            const at::Tensor& sigma, int64_t axis, int64_t method, double delta, bool noise,
+                            bool aten) {
     ctx->save_for_backward({x, lo, hi, sigma});
+    ctx->saved_data["noise"] = noise;
     ctx->saved_data["axis"] = axis;
     ctx->saved_data["method"] = method;
     ctx->saved_data["delta"] = delta;
@@ -160,7 +163,7 @@ struct FakeQuantFunction : public torch::autograd::Function<FakeQuantFunction> {
     const bool aten = ctx->saved_data["aten"].toBool();
     const at::Tensor g = grads[0].contiguous();
     const at::Tensor s = at::exp2(sigma);
-    const bool noise = method == Method::kNoise;
+    const bool noise = ctx->saved_data["noise"].toBool();
     const uint64_t seed = noise ? DrawSeed() : 0;
     at::Tensor dx, dlo, dhi, dsigma;
     if (UseKernel(x, aten)) {
@@ -168,7 +171,7 @@ struct FakeQuantFunction : public torch::autograd::Function<FakeQuantFunction> {
       AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "fakeQuantize", [&] {
         quant::ChannelSums r = quant::Backward<scalar_t>(x.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(),
                                                          dx.data_ptr<scalar_t>(), LayoutOf(x, axis),
-                                                         ParamsOf<scalar_t>(lo, hi, s), method, delta, seed);
+                                                         ParamsOf<scalar_t>(lo, hi, s), method, delta, noise, seed);
         const scalar_t* sp = s.data_ptr<scalar_t>();
         scalar_t *pl = dlo.data_ptr<scalar_t>(), *ph = dhi.data_ptr<scalar_t>(), *ps = dsigma.data_ptr<scalar_t>();
         for (size_t c = 0; c < r.ge.size(); ++c) {
@@ -178,13 +181,13 @@ struct FakeQuantFunction : public torch::autograd::Function<FakeQuantFunction> {
         }
       });
     } else {
-      tensor_list r = BackwardAten(x, g, lo, hi, s, axis, method, delta, seed);
+      tensor_list r = BackwardAten(x, g, lo, hi, s, axis, method, delta, noise, seed);
       const at::Tensor sf = s.reshape({-1});
       at::Tensor ds = noise ? r[3] + sf * kRho * r[4] : r[3];
       dx = r[0], dlo = r[1].reshape(lo.sizes()), dhi = r[2].reshape(hi.sizes());
       dsigma = (ds * sf * kLn2).reshape(sigma.sizes());
     }
-    return {dx, dlo, dhi, dsigma, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dx, dlo, dhi, dsigma, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -230,8 +233,8 @@ void CheckOrder(const at::Tensor& lo, const at::Tensor& hi, int64_t axis) {
 }  // namespace
 
 // fakeQuantize(x, lo, hi, sigma, axis|null, method, delta, training, aten?): aten forces the
-// tensor-op path (tests compare the two). training = false makes the noise variant's step
-// gradient its expectation (the lsq form): evaluation draws no random numbers.
+// tensor-op path (tests compare the two). training = false makes the noise step gradient its
+// expectation (the lsq form) for every method: evaluation draws no random numbers.
 void RegisterQuantizer(Exports exports) {
   GDNSQ_FN(exports, "fakeQuantize", {
     const at::Tensor& x0 = A_T(0);
@@ -249,13 +252,13 @@ void RegisterQuantizer(Exports exports) {
     const double delta = A_NUM(6);
     if (!std::isfinite(delta) || delta < 0)
       throw std::invalid_argument("delta must be a finite number ≥ 0, got " + c10::str(delta));
-    if (!A_BOOL(7) && method == Method::kNoise) method = Method::kLsq;
+    const bool noise = A_BOOL(7) && method != Method::kLsq;
     const bool aten = info.Length() > 8 && info[8].IsBoolean() && A_BOOL(8);
     at::Tensor lo = CheckParam(A_T(1), "lo", x0, axis);
     at::Tensor hi = CheckParam(A_T(2), "hi", x0, axis);
     at::Tensor sigma = CheckParam(A_T(3), "sigma", x0, axis);
     CheckOrder(lo, hi, axis);
-    RET(FakeQuantFunction::apply(x0.contiguous(), lo, hi, sigma, axis, static_cast<int64_t>(method), delta, aten));
+    RET(FakeQuantFunction::apply(x0.contiguous(), lo, hi, sigma, axis, static_cast<int64_t>(method), delta, noise, aten));
   });
 }
 

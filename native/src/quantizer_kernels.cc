@@ -109,6 +109,10 @@ inline void Accumulate(int64_t b, int64_t e, W&& word, B&& body, double* dst) {
   for (int q = 0; q < 4; ++q) dst[q] += s[q];
 }
 
+// The floor of the EWGS input-gradient factor (the reference's clamp_max(1 − 0.01)).
+template <typename T>
+constexpr T kEwFloor = T(0.01);
+
 template <typename T, bool kNoise, bool kEw>
 void BackwardImpl(const T* x, const T* g, T* dx, Layout L, Params<T> p, const double* delta, uint64_t seed,
                   std::vector<double>& part) {
@@ -123,7 +127,10 @@ void BackwardImpl(const T* x, const T* g, T* dx, Layout L, Params<T> p, const do
         const T v = (Clamp(xv, lo, hi) - lo) / s;
         const T err = RoundHalfEven(v) - v;
         const bool inside = (xv >= lo) & (xv <= hi);
-        if (kEw) dx[i] = inside ? gv - d * std::abs(gv) * err : T(0);
+        if (kEw) {
+          const T sg = gv > T(0) ? T(1) : (gv < T(0) ? T(-1) : T(0));
+          dx[i] = inside ? gv * std::max(T(1) - d * sg * err, kEwFloor<T>) : T(0);
+        }
         else dx[i] = inside ? gv : T(0);
         const T sign = kNoise ? ((w & kBit[l]) ? gv : -gv) : T(0);
         return {{xv < lo ? gv : T(0), xv > hi ? gv : T(0), gv * err, sign}};
@@ -185,21 +192,23 @@ void Forward(const T* __restrict x, T* __restrict y, Layout L, Params<T> p) {
 
 template <typename T>
 ChannelSums Backward(const T* x, const T* g, T* dx, Layout L, Params<T> p, Method method, double delta,
-                     uint64_t seed) {
+                     bool noise, uint64_t seed) {
   const int64_t C = L.channels, chunks = NumChunks(L);
   std::vector<double> deltas;
   if (method == Method::kEwgs) deltas.assign(static_cast<size_t>(C), delta);
   if (method == Method::kAewgs) deltas = AdaptiveDelta(x, g, L, p);
   std::vector<double> part(static_cast<size_t>(chunks * C * 4), 0.0);
-  switch (method) {
-    case Method::kNoise: BackwardImpl<T, true, false>(x, g, dx, L, p, nullptr, seed, part); break;
-    case Method::kLsq: BackwardImpl<T, false, false>(x, g, dx, L, p, nullptr, seed, part); break;
-    case Method::kEwgs:
-    case Method::kAewgs: BackwardImpl<T, false, true>(x, g, dx, L, p, deltas.data(), seed, part); break;
-  }
+  const bool ew = method == Method::kEwgs || method == Method::kAewgs;
+  if (ew && noise) BackwardImpl<T, true, true>(x, g, dx, L, p, deltas.data(), seed, part);
+  else if (ew) BackwardImpl<T, false, true>(x, g, dx, L, p, deltas.data(), seed, part);
+  else if (noise) BackwardImpl<T, true, false>(x, g, dx, L, p, nullptr, seed, part);
+  else BackwardImpl<T, false, false>(x, g, dx, L, p, nullptr, seed, part);
   auto r = Reduce(part, chunks, C);
   return ChannelSums{std::move(r[0]), std::move(r[1]), std::move(r[2]), std::move(r[3])};
 }
+
+// The reference's floor of var(e) in the aewgs δ.
+constexpr double kAewgsVarFloor = 1e-3;
 
 template <typename T>
 std::vector<double> AdaptiveDelta(const T* x, const T* g, Layout L, Params<T> p) {
@@ -210,19 +219,19 @@ std::vector<double> AdaptiveDelta(const T* x, const T* g, Layout L, Params<T> p)
   std::vector<double> delta(static_cast<size_t>(C), 0.0);
   for (int64_t c = 0; c < C; ++c) {
     const double n = r[3][c];
-    if (n < 2) continue;
+    if (!(n > 0)) continue;
     const double mean = r[1][c] / n, var = r[2][c] / n - mean * mean;
-    if (!(var > 1e-12)) continue;
-    delta[c] = std::clamp(r[0][c] / n / var, 0.0, 1.0);
+    delta[c] = r[0][c] / n / std::max(var, kAewgsVarFloor);
   }
   return delta;
 }
 
 template void Forward<float>(const float*, float*, Layout, Params<float>);
 template void Forward<double>(const double*, double*, Layout, Params<double>);
-template ChannelSums Backward<float>(const float*, const float*, float*, Layout, Params<float>, Method, double, uint64_t);
+template ChannelSums Backward<float>(const float*, const float*, float*, Layout, Params<float>, Method, double, bool,
+                                    uint64_t);
 template ChannelSums Backward<double>(const double*, const double*, double*, Layout, Params<double>, Method, double,
-                                      uint64_t);
+                                      bool, uint64_t);
 template std::vector<double> AdaptiveDelta<float>(const float*, const float*, Layout, Params<float>);
 template std::vector<double> AdaptiveDelta<double>(const double*, const double*, Layout, Params<double>);
 

@@ -35,17 +35,20 @@ struct ChannelSums {
 template <typename T>
 void Forward(const T* x, T* y, Layout layout, Params<T> p);
 
-// dx = 1[lo ≤ x ≤ hi]·g, or with the EWGS term g − δ_c·|g|·e when method is ewgs/aewgs.
+// dx = 1[lo ≤ x ≤ hi]·g, or with the EWGS term g·max(1 − δ_c·sign(g)·e, 0.01) (= g − δ|g|e
+// while the factor stays above the floor, as the reference clamps it) when method is ewgs/aewgs.
 // delta: one value for ewgs; ignored otherwise (aewgs computes its own per channel).
-// seed: the noise variant's random signs (element i uses bit i mod 64 of output i/64 of a
-// SplitMix64 stream started at seed: 64 signs per 64-bit draw, independent of threading).
+// noise: draw the random signs of the noise-scale step gradient (gsign); the reference keeps it
+// for ewgs/aewgs too, so it is a flag of its own rather than a property of the method.
+// seed: the random signs (element i uses bit i mod 64 of output i/64 of a SplitMix64 stream
+// started at seed: 64 signs per 64-bit draw, independent of threading).
 template <typename T>
 ChannelSums Backward(const T* x, const T* g, T* dx, Layout layout, Params<T> p, Method method, double delta,
-                     uint64_t seed);
+                     bool noise, uint64_t seed);
 
-// The aewgs step size per channel: mean(sign(g)·e) / var(e) over the elements inside [lo, hi],
-// clamped to [0, 1] (so |δ·e| ≤ ½ and the scaled gradient keeps its sign); 0 with fewer than
-// two inside elements or a degenerate e.
+// The aewgs step size per channel, as the authors' code computes it: mean(sign(g)·e) /
+// max(var(e), 1e-3) over the elements inside [lo, hi], not clamped (the input-gradient factor
+// is floored instead); 0 for a channel with no inside element.
 template <typename T>
 std::vector<double> AdaptiveDelta(const T* x, const T* g, Layout layout, Params<T> p);
 

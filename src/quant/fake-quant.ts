@@ -9,10 +9,12 @@ import { Tensor } from '../engine/tensor';
  * - `noise`: ∂L/∂s = Σ g·(e + s·ρ), ρ = ±1/(2√3) with a fresh random sign per element and call
  *   (the published method);
  * - `lsq`: ∂L/∂s = Σ g·e, the true rounding error;
- * - `ewgs`: as lsq, and the input gradient inside [lo, hi] becomes g − δ·|g|·e (EWGS, Lee et
- *   al. 2021: g·(1 + δ·sign(g)·(v − code)) in units of the step);
- * - `aewgs`: ewgs with δ per channel = mean(sign(g)·e) / var(e) over the inside elements,
- *   clamped to [0, 1] (so the scaled gradient never changes sign), 0 when undefined.
+ * - `ewgs`: the noise step gradient, and the input gradient inside [lo, hi] becomes
+ *   g·max(1 − δ·sign(g)·e, 0.01) = g − δ·|g|·e above the floor (EWGS, Lee et al. 2021);
+ * - `aewgs`: ewgs with δ per channel = mean(sign(g)·e) / max(var(e), 1e-3) over the inside
+ *   elements, not clamped (the factor's floor keeps the gradient's sign).
+ * ewgs/aewgs keep the noise step gradient as the authors' code does (GDNSQ.md §8); in
+ * evaluation (`training: false`) every method's step gradient is the lsq form Σ g·e.
  */
 export type QuantMethod = 'noise' | 'lsq' | 'ewgs' | 'aewgs';
 export const QUANT_METHODS: readonly QuantMethod[] = ['noise', 'lsq', 'ewgs', 'aewgs'];

@@ -53,10 +53,16 @@ export function referenceFakeQuantize(x: Tensor, lo: Tensor, hi: Tensor, sigma: 
   return value.add(surrogate.sub(surrogate.detach()));
 }
 
+/** The EWGS input-gradient factor floor (the reference clamps δ·sign(g)·e at 1 − 0.01). */
+export const EWGS_FACTOR_FLOOR = 0.01;
+/** The floor of var(e) in the aewgs δ (the reference's eps). */
+export const AEWGS_VAR_FLOOR = 1e-3;
+
 /**
- * The input gradient for upstream g: g inside [lo, hi] (noise, lsq); ewgs: g − δ·|g|·e inside;
- * aewgs: δ per channel = clamp(mean(sign(g)·e) / var(e), 0, 1) over the inside elements (0 with
- * fewer than two of them or var(e) ≤ 1e-12).
+ * The input gradient for upstream g: g inside [lo, hi] (noise, lsq); ewgs and aewgs:
+ * g·max(1 − δ·sign(g)·e, 0.01) inside, with δ fixed (ewgs) or, for aewgs, per channel
+ * δ = mean(sign(g)·e) / max(var(e), 1e-3) over the inside elements (0 when there are none),
+ * not clamped — the authors' formulas (GDNSQ.md §8).
  */
 export function referenceInputGrad(x: Tensor, lo: Tensor, hi: Tensor, sigma: Tensor, g: Tensor,
   o: { axis: number | null; method: 'noise' | 'lsq' | 'ewgs' | 'aewgs'; delta?: number }): Tensor {
@@ -70,9 +76,9 @@ export function referenceInputGrad(x: Tensor, lo: Tensor, hi: Tensor, sigma: Ten
     const n = sum(Tensor.ones(x.shape, 'float64'));
     const mean = sum(e).div(n);
     const variance = sum(e.square()).div(n).sub(mean.square());
-    const ok = n.ge(2).logicalAnd(variance.gt(1e-12));
-    delta = Tensor.where(ok, sum(g.sign().mul(e)).div(n).div(variance).clamp(0, 1), 0);
+    delta = Tensor.where(n.gt(0), sum(g.sign().mul(e)).div(n).div(variance.clamp(AEWGS_VAR_FLOOR)), 0);
   }
   const d = broadcastParam(delta.to(x.dtype), x, o.axis);
-  return Tensor.where(inside, g.sub(d.mul(g.abs()).mul(e)), 0);
+  const factor = d.mul(g.sign()).mul(e).rsub(1).clamp(EWGS_FACTOR_FLOOR);
+  return Tensor.where(inside, g.mul(factor), 0);
 }

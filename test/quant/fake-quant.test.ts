@@ -19,22 +19,38 @@ function rng(seed: number): () => number {
 
 interface Case { x: Tensor; lo: Tensor; hi: Tensor; sigma: Tensor; axis: number | null }
 
-// Random shape (rank 1..4), axis (or per tensor), bounds and a step giving 1..300 levels.
+// Random shape (rank 1..4), axis (or per tensor), bounds and a step giving 1..300 levels. Half
+// the cases put the grid on exact binary fractions (s = 2^k, lo a multiple of s) so the planted
+// half-way inputs lo + (k + ½)·s are exact; every case plants inputs exactly at lo and at hi.
 function randomCase(r: () => number, dtype: 'float32' | 'float64' = 'float32'): Case {
   const rank = 1 + Math.floor(r() * 4);
   const shape = Array.from({ length: rank }, () => 1 + Math.floor(r() * 7));
   const axis = r() < 0.3 ? null : Math.floor(r() * rank) - (r() < 0.3 ? rank : 0);
   const C = axis === null ? 1 : shape[axis < 0 ? axis + rank : axis];
+  const exact = r() < 0.5;
   const lo: number[] = [], hi: number[] = [], sigma: number[] = [];
   for (let c = 0; c < C; c++) {
-    const l = -1.5 + r(), h = l + 0.05 + 2 * r();
-    lo.push(l); hi.push(h); sigma.push(Math.log2((h - l) / (1 + 299 * r())));
+    let l = -1.5 + r(), sg = Math.log2((0.05 + 2 * r()) / (1 + 299 * r()));
+    if (exact) { sg = Math.floor(sg); l = Math.round(l / 2 ** sg) * 2 ** sg; }
+    const h = l + 2 ** sg * (1 + Math.floor(299 * r()));
+    lo.push(l); hi.push(exact ? h : l + 0.05 + 2 * r()); sigma.push(exact ? sg : Math.log2((hi[c] - l) / (1 + 299 * r())));
   }
   const pshape = axis === null ? (r() < 0.5 ? [] : [1]) : [C];
-  return {
+  const c = {
     x: Tensor.randn(shape, dtype).mul(1.5), axis,
     lo: Tensor.from(lo, pshape, dtype), hi: Tensor.from(hi, pshape, dtype), sigma: Tensor.from(sigma, pshape, dtype),
   };
+  return { ...c, x: plantSpecials(c) };
+}
+
+/** x with ~10% of its elements set exactly to lo, ~5% to hi and ~15% to half-way points. */
+function plantSpecials(c: Case): Tensor {
+  const l = broadcastParam(c.lo, c.x, c.axis).expand(c.x.shape), h = broadcastParam(c.hi, c.x, c.axis).expand(c.x.shape);
+  const s = broadcastParam(c.sigma.exp2(), c.x, c.axis).expand(c.x.shape);
+  const u = Tensor.rand(c.x.shape, c.x.dtype);
+  const k = Tensor.rand(c.x.shape, c.x.dtype).mul(h.sub(l).div(s).floor().sub(1).relu()).floor();
+  const half = l.add(k.add(0.5).mul(s));
+  return Tensor.where(u.lt(0.1), l, Tensor.where(u.lt(0.15), h, Tensor.where(u.lt(0.3), half, c.x))).contiguous();
 }
 
 const withGrad = (c: Case): Case => ({
@@ -187,31 +203,61 @@ test('ATen path gives the kernel gradients (same random signs for noise)', () =>
   });
 });
 
-test('ewgs and aewgs input gradients match the reference; aewgs δ follows sign(g)·e', () => {
+test('ewgs and aewgs input gradients match the reference and the authors\' closed form', () => {
   manualSeed(5);
   scope(() => {
     const x = Tensor.randn([6, 4, 50]);
     const c: Case = { x, axis: 1, lo: Tensor.full([4], -1.2), hi: Tensor.full([4], 1.3), sigma: Tensor.full([4], -4) };
     const { e, inside } = quantParts(c.x, c.lo, c.hi, c.sigma, c.axis);
     const noise = Tensor.randn(x.shape);
-    const plain = (g: Tensor): Floats => floats(Tensor.where(inside, g, 0));
     // Upstream gradients correlated, strongly correlated and anti-correlated with e.
     const gs = { mild: e.add(noise.mul(0.5)), strong: e.sign(), anti: e.neg().add(noise.mul(0.1)), random: noise };
+    const ef = floats(e), inf = floats(inside.float());
     for (const [name, g] of Object.entries(gs)) {
       for (const [method, delta] of [['ewgs', 0.2], ['ewgs', undefined], ['aewgs', undefined]] as const) {
         const [dx] = grads(c, g, fq({ method, delta }));
         const ref = floats(referenceInputGrad(c.x, c.lo, c.hi, c.sigma, g, { axis: c.axis, method, delta }));
         assertClose(dx, ref, 1e-6, `${name} ${method} ${delta}`);
       }
+      // The closed form in plain numbers: per channel δ = mean(sign(g)·e)/max(var e, 1e-3) over the
+      // inside elements, dx = g·max(1 − δ·sign(g)·e, 0.01); x is [6, 4, 50], channel = (i / 50) % 4.
+      const gf = floats(g);
+      const chan = (i: number): number => Math.floor(i / 50) % 4;
+      const acc = Array.from({ length: 4 }, () => ({ n: 0, se: 0, e: 0, e2: 0 }));
+      gf.forEach((gv, i) => {
+        if (!inf[i]) return;
+        const a = acc[chan(i)];
+        a.n++; a.se += Math.sign(gv) * ef[i]; a.e += ef[i]; a.e2 += ef[i] * ef[i];
+      });
+      const deltas = acc.map((a) => (a.se / a.n) / Math.max(a.e2 / a.n - (a.e / a.n) ** 2, 1e-3));
+      const want = Array.from(gf, (gv, i) => (inf[i] ? gv * Math.max(1 - deltas[chan(i)] * Math.sign(gv) * ef[i], 0.01) : 0));
       const [dx] = grads(c, g, fq({ method: 'aewgs' }));
-      const changed = Array.from(dx).some((v, i) => v !== plain(g)[i]);
-      // anti-correlated: mean(sign(g)·e) < 0, δ clamps to 0 and dx is the plain STE.
-      assert.equal(changed, name !== 'anti', `${name}: aewgs changed dx = ${changed}`);
+      assertClose(dx, want, 1e-5, `${name}: aewgs closed form`);
+      // Not clamped: anti-correlated upstream gradients give δ < 0, strongly correlated δ > 1.
+      if (name === 'anti') assert.ok(deltas.every((d) => d < 0), `anti: δ = ${deltas}`);
+      if (name === 'strong') {
+        assert.ok(deltas.every((d) => d > 1), `strong: δ = ${deltas}`);
+        assert.ok(want.some((v, i) => inf[i] && v === gf[i] * 0.01), 'strong: the 0.01 floor is reached');
+      }
     }
-    // g = sign(e): δ = mean|e| / var(e) ≈ 3 clamps to 1, so dx = g − |g|·e = sign(e)·(1 − |e|).
-    const [dx] = grads(c, gs.strong, fq({ method: 'aewgs' }));
-    const want = floats(Tensor.where(inside, gs.strong.mul(e.abs().rsub(1)), 0));
-    assertClose(dx, want, 1e-6, 'aewgs δ = 1');
+  });
+});
+
+test('ewgs and aewgs keep the noise step gradient (the reference); lsq has none; evaluation has none', () => {
+  scope(() => {
+    manualSeed(9);
+    const c: Case = { x: Tensor.randn([64, 8]), axis: 1, lo: Tensor.full([8], -1), hi: Tensor.full([8], 1), sigma: Tensor.full([8], -3) };
+    const g = Tensor.randn(c.x.shape);
+    const lsq = grads(c, g, fq({ method: 'lsq' }))[3];
+    for (const method of ['ewgs', 'aewgs'] as const) {
+      manualSeed(21);
+      const a = grads(c, g, fq({ method }))[3];
+      manualSeed(21);
+      const n = grads(c, g, fq({ method: 'noise' }))[3];
+      assertBitEqual(a, n, `${method}: dσ is the noise variant's (same signs)`);
+      assert.ok(Array.from(a).some((v, i) => Math.abs(v - lsq[i]) > 1e-6), `${method}: dσ has noise`);
+      assertBitEqual(grads(c, g, fq({ method, training: false }))[3], lsq, `${method} in evaluation: Σ g·e`);
+    }
   });
 });
 
