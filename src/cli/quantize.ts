@@ -1,143 +1,77 @@
-// `gdnsq quantize`: GDNSQ fine-tuning of a trained FP checkpoint to target bit-widths.
+// `gdnsq quantize`: GDNSQ fine-tuning of a trained FP checkpoint to target bit-widths. The run
+// itself is the library's train.finetune(); this file parses arguments, loads files and prints.
 import { Command, InvalidArgumentError } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
-import { setNumThreads, manualSeed, getNumThreads, scope } from '../engine';
-import { DATASET_NAMES, DatasetName, loadDataset, splitTrainVal, slice, BatchLoader } from '../data';
-import { RAdam } from '../optim';
+import { setNumThreads, manualSeed } from '../engine';
+import { DATASET_NAMES, DatasetName, loadDataset, splitTrainVal, slice, defaultValSize, defaultHflip } from '../data';
 import {
-  quantize, calibrate, quantizerBits, bitsSummary, resetObservedCodes, GdnsqObjective, GdnsqLrSchedule,
-  noiseAwareMetric, QuantizeOptions, QUANT_METHODS, QuantMethod, DISTILL_LOSSES, DistillLoss, BN_MODES, BnMode, QuantizerBits,
+  QuantizeOptions, QUANT_METHODS, QuantMethod, DISTILL_LOSSES, DistillLoss, BN_MODES, BnMode, ANNEAL_MODES, AnnealMode,
+  DESCENT_SHAPES, DescentShape,
 } from '../quant';
-import { Trainer, evaluate, ModelCard, MetricsLog, loadTrainingCard } from '../train';
-import { buildModel, loadModel } from './model-file';
+import { loadTrainingCard, finetune, FinetuneSummary, DESCENT_SCHEDULES, DescentSchedule, fileRef } from '../train';
+import { loadModel } from './model-file';
 import { int, num, oneOf } from './options';
 
 export interface QuantizeCliOptions {
-  teacher: string; dataset?: DatasetName; dataDir?: string; wbits: number; abits: number; epochs: number;
-  method: QuantMethod; loss: DistillLoss; out: string; resume?: string; batchSize: number; lr: number; qlr: number;
-  kappa: number; warmupSteps: number; startBits: number; calibBatches: number; bn: BnMode; perTensor?: boolean;
-  quantizeFirst?: boolean; quantizeLast?: boolean; quantizeShortcuts?: boolean; quantizeBias?: boolean;
-  patience?: number; valSize: number; trainLimit?: number; seed: number; threads?: number; progress: boolean;
-  logEvery: number; cropPadding: number; hflip: boolean; layers?: Record<string, { wBits?: number; aBits?: number }>; exclude?: string[];
+  teacher: string; dataset?: DatasetName; dataDir?: string; wbits: number; abits: number; epochs: number; timeBudget?: number;
+  schedule: DescentSchedule; descent: number; descentShape: DescentShape; holdDrop: number;
+  method: QuantMethod; actMethod: QuantMethod; loss: DistillLoss; out: string; resume?: string; batchSize: number; lr: number; qlr?: number;
+  kappa: number; warmupSteps?: number; anneal?: AnnealMode; lrDecayPerEpoch: number; startBits: number; calibBatches: number; bn: BnMode;
+  perTensor?: boolean; quantizeFirst?: boolean; quantizeLast?: boolean; quantizeShortcuts?: boolean; quantizeBias?: boolean;
+  detachWeightRange?: boolean; learnLower?: boolean;
+  patience?: number; valSize?: number; trainLimit?: number; seed: number; threads?: number; progress: boolean;
+  logEvery: number; cropPadding: number; hflip?: boolean; layers?: Record<string, { wBits?: number; aBits?: number }>; exclude?: string[];
 }
 
-function layerBits(entries: QuantizerBits[]): Record<string, { target: number; bits: number; true: number }> {
-  const out: Record<string, { target: number; bits: number; true: number }> = {};
-  for (const e of entries) out[e.name] = { target: e.target, bits: +e.bits.toFixed(4), true: +e.trueBits.toFixed(4) };
-  return out;
-}
-
-/** The settings of the run saved in DIR. */
+/** The settings of the run saved in DIR, its paths made absolute again. */
 function savedRun(dir: string): QuantizeCliOptions {
-  const run = loadTrainingCard(path.join(dir, 'resume.safetensors')).run as QuantizeCliOptions | undefined;
+  const card = loadTrainingCard(path.join(dir, 'resume.safetensors'));
+  const run = card.run as QuantizeCliOptions | undefined;
   if (!run || typeof run.teacher !== 'string') throw new Error(`${dir}: not a gdnsq quantize run (no run settings in resume.safetensors)`);
-  return run;
+  const teacher = path.resolve(dir, run.teacher);
+  const want = (card.teacher as { sha256?: string } | null)?.sha256;
+  if (!fs.existsSync(teacher)) throw new Error(`${dir}: the run's teacher ${run.teacher} (relative to the run folder) is missing`);
+  if (want && fileRef(teacher).sha256 !== want) throw new Error(`${dir}: the teacher ${teacher} is not the file the run started from (SHA-256 differs)`);
+  return { ...run, teacher, dataDir: run.dataDir ? path.resolve(dir, run.dataDir) : undefined };
 }
 
-export async function runQuantize(cli: QuantizeCliOptions): Promise<Record<string, unknown>> {
-  const t0 = Date.now();
+export function quantizeOptions(o: QuantizeCliOptions): QuantizeOptions {
+  return {
+    wBits: o.wbits, aBits: o.abits, method: o.method, actMethod: o.actMethod, bn: o.bn, perChannel: !o.perTensor, startBits: o.startBits,
+    quantizeFirst: !!o.quantizeFirst, quantizeLast: !!o.quantizeLast, quantizeShortcuts: !!o.quantizeShortcuts, quantizeBias: !!o.quantizeBias,
+    weightRangeGrad: !o.detachWeightRange, learnLower: !!o.learnLower,
+    ...(o.layers ? { layers: o.layers } : {}), ...(o.exclude ? { exclude: o.exclude } : {}),
+  };
+}
+
+export async function runQuantize(cli: QuantizeCliOptions): Promise<FinetuneSummary> {
   // On --resume every setting comes from the run being resumed.
   const o: QuantizeCliOptions = cli.resume ? { ...savedRun(cli.resume), resume: cli.resume, out: cli.resume, threads: cli.threads, progress: cli.progress } : cli;
   if (o.threads) setNumThreads(o.threads);
   manualSeed(o.seed);
   const { model: teacher, card: tcard } = loadModel(o.teacher);
   if (tcard.quant) throw new Error(`${o.teacher} is already quantized: give the FP teacher checkpoint`);
-  teacher.eval();
   const dataset = o.dataset ?? (tcard.dataset as DatasetName);
   const data = loadDataset(dataset, { dataDir: o.dataDir });
-  const split = splitTrainVal(data.train, o.valSize, { seed: o.seed, mode: 'tail' });
+  const valSize = o.valSize ?? defaultValSize(data.train.n);
+  const split = splitTrainVal(data.train, valSize, { seed: o.seed, mode: 'tail' });
   const train = o.trainLimit ? slice(split.train, 0, Math.min(o.trainLimit, split.train.n)) : split.train;
-  const normalize = tcard.normalize;
-
-  const qopts: QuantizeOptions = {
-    wBits: o.wbits, aBits: o.abits, method: o.method, bn: o.bn, perChannel: !o.perTensor, startBits: o.startBits,
-    quantizeFirst: !!o.quantizeFirst, quantizeLast: !!o.quantizeLast, quantizeShortcuts: !!o.quantizeShortcuts, quantizeBias: !!o.quantizeBias,
-    ...(o.layers ? { layers: o.layers } : {}), ...(o.exclude ? { exclude: o.exclude } : {}),
-  };
-  const card: ModelCard = { ...tcard, quant: { options: qopts }, teacher: path.resolve(o.teacher), run: { ...o, teacher: path.resolve(o.teacher), resume: undefined } };
-  const student = buildModel({ ...tcard });
-  student.loadStateDict(teacher.stateDict(), { strict: true });
-  const report = quantize(student, qopts);
-  const trainLoader = new BatchLoader({ dataset: train, batchSize: o.batchSize, shuffle: true, seed: o.seed, normalize, augment: { cropPadding: o.cropPadding, hflip: o.hflip } });
-  const valLoader = split.val.n > 0 ? new BatchLoader({ dataset: split.val, batchSize: 500, normalize }) : undefined;
-  const testLoader = new BatchLoader({ dataset: data.test, batchSize: 500, normalize });
-  if (!o.resume) {
-    if (fs.existsSync(path.join(o.out, 'resume.safetensors'))) throw new Error(`${o.out} already holds a run: pass --resume ${o.out} to continue it, or choose another --out`);
-    process.stderr.write(`${report.toString()}\n`);
-    const calibLoader = new BatchLoader({ dataset: train, batchSize: o.batchSize, shuffle: true, seed: o.seed + 1, normalize });
-    const rep = scope(() => calibrate(student, calibLoader.epoch(0), { startBits: o.startBits, maxBatches: o.calibBatches }));
-    process.stderr.write(`calibrated on ${rep.batches} batches: every quantizer starts at ~${o.startBits} bits\n`);
-  }
-  const fpTest = evaluate(teacher, testLoader.epoch(0));
-  process.stderr.write(`FP teacher: test top-1 ${(100 * fpTest.top1).toFixed(2)}%\n`);
-
-  const named = student.namedParameters();
-  const qparams = named.filter(([n]) => n.includes('_quant.')).map(([, p]) => p);
-  const wparams = named.filter(([n]) => !n.includes('_quant.')).map(([, p]) => p);
-  const optimizer = new RAdam([{ params: wparams, lr: o.lr }, { params: qparams, lr: o.qlr }], { lr: o.lr });
-  const objective = new GdnsqObjective({ student, teacher, loss: o.loss, lr: o.lr, kappa: o.kappa, warmupSteps: o.warmupSteps });
-  const lrs = new GdnsqLrSchedule({ warmupSteps: o.warmupSteps });
-  const log = new MetricsLog(path.join(o.out, 'metrics.jsonl'));
-  let converged = false;
-  let shown: Record<string, string> = {};
-  const trainer = new Trainer({
-    model: student, optimizer, train: trainLoader, val: valLoader,
-    epochs: o.epochs, outDir: o.out, card, seed: o.seed, patience: o.patience, progress: o.progress, title: `W${o.wbits}A${o.abits}`,
-    hooks: {
-      loss: (b) => objective.loss(b),
-      lrFactor: (s) => lrs.factor(s),
-      afterStep: (s) => {
-        const v = objective.afterStep(s);
-        if (s % o.logEvery === 0 || s === 1) {
-          const bits = quantizerBits(student);
-          const sum = bitsSummary(bits);
-          // True bits as mean/max over quantizers (activations: grid capacity while training).
-          shown = { 'W bits': `${sum.weights.trueMean.toFixed(2)}/${sum.weights.trueMax.toFixed(2)}`, 'A bits': `${sum.activations.trueMean.toFixed(2)}/${sum.activations.trueMax.toFixed(2)}` };
-          log.write({ kind: 'step', step: s, loss: v.task, t: v.t, pw: v.pw, pa: v.pa, lr: optimizer.paramGroups[0].lr,
-            w_true_mean: sum.weights.trueMean, w_true_max: sum.weights.trueMax, a_bits_mean: sum.activations.mean, a_bits_max: sum.activations.max, layers: layerBits(bits) });
-        }
-        return { t: v.t, ...shown };
-      },
-      afterEpoch: (sm) => {
-        const bits = quantizerBits(student);
-        const sum = bitsSummary(bits);
-        converged = sum.converged;
-        if (converged) lrs.markConverged(sm.step);
-        resetObservedCodes(student);
-        return { record: { kind: 'epoch', converged, w_true_max: sum.weights.trueMax, a_true_max: sum.activations.trueMax, w_true_mean: sum.weights.trueMean, a_true_mean: sum.activations.trueMean, t: objective.t, layers: layerBits(bits) } };
-      },
-      metric: (sm) => noiseAwareMetric(sm.val?.top1 ?? sm.train.top1, converged),
-      state: () => ({ objective: objective.state(), lr: lrs.state(), converged }),
-      loadState: (s) => {
-        const st = s as { objective: unknown; lr: unknown; converged: boolean };
-        objective.loadState(st.objective);
-        lrs.loadState(st.lr);
-        converged = st.converged;
-      },
-    },
+  const hflip = o.hflip ?? defaultHflip(dataset);
+  // What --resume needs, with paths relative to the run folder (no absolute path in a checkpoint).
+  const rel = (p: string | undefined): string | undefined => (p ? path.relative(path.resolve(o.out), path.resolve(p)) : undefined);
+  const runCard = { ...o, teacher: rel(o.teacher), dataDir: rel(o.dataDir), out: undefined, resume: undefined, threads: undefined, progress: undefined, valSize, hflip };
+  fs.mkdirSync(o.out, { recursive: true });
+  const summary = await finetune({
+    teacher, teacherCard: tcard, teacherRef: fileRef(o.teacher), train, val: split.val, test: data.test,
+    quantize: quantizeOptions(o), epochs: o.epochs, timeBudgetMin: o.timeBudget, schedule: o.schedule, descent: o.descent,
+    shape: o.descentShape, holdDrop: o.holdDrop, warmupSteps: o.warmupSteps, lr: o.lr, qlr: o.qlr, kappa: o.kappa,
+    anneal: o.anneal, decayPerEpoch: o.lrDecayPerEpoch, loss: o.loss, patience: o.patience, batchSize: o.batchSize,
+    startBits: o.startBits, calibBatches: o.calibBatches, augment: { cropPadding: o.cropPadding, hflip }, seed: o.seed,
+    outDir: o.out, resume: !!o.resume, progress: o.progress, logEvery: o.logEvery, runCard,
   });
-  if (o.resume) trainer.resume();
-  process.stderr.write(`GDNSQ W${o.wbits}A${o.abits} (${o.method}, ${o.loss}) on ${dataset}: ${train.n} train images, ${getNumThreads()} threads\n`);
-  const res = await trainer.fit();
-  if (res.interrupted) process.exit(130);
-
-  // The checkpoint of record: the best noise-aware one if any epoch converged, else the last.
-  const chosen = res.best > 0 ? trainer.bestPath : trainer.lastPath;
-  const { model: final } = loadModel(chosen);
-  resetObservedCodes(final);
-  const test = evaluate(final, testLoader.epoch(0));
-  const bits = quantizerBits(final);
-  const sum = bitsSummary(bits);
-  const summary = {
-    model: tcard.model, teacher: path.resolve(o.teacher), dataset, wbits: o.wbits, abits: o.abits, method: o.method, loss: o.loss,
-    fp_top1: fpTest.top1, quant_top1: test.top1, delta_pt: 100 * (test.top1 - fpTest.top1), converged: sum.converged,
-    wbits_max: sum.weights.trueMax, abits_max: sum.activations.trueMax, checkpoint: path.resolve(chosen),
-    epochs_run: res.state.epoch, steps: res.state.step, wall_seconds: (Date.now() - t0) / 1000,
-    settings: { ...qopts, lr: o.lr, qlr: o.qlr, kappa: o.kappa, warmupSteps: o.warmupSteps, batchSize: o.batchSize },
-    fp_layers: report.fp, layers: layerBits(bits),
-  };
-  fs.writeFileSync(path.join(o.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  teacher.dispose();
+  if (summary.interrupted) process.exit(130);
   return summary;
 }
 
@@ -158,21 +92,29 @@ export function registerQuantize(program: Command): void {
   program
     .command('quantize')
     .description('GDNSQ quantization-aware fine-tuning of an FP checkpoint')
-    .option('--teacher <file>', 'the FP checkpoint (.safetensors written by gdnsq train)')
+    .option('--teacher <file>', 'the FP checkpoint (.safetensors written by gdnsq train or import)')
     .option('--dataset <name>', `dataset (default: the teacher's; ${DATASET_NAMES.join(', ')})`, oneOf('--dataset', DATASET_NAMES))
     .option('--data-dir <dir>', 'folder with the dataset files')
     .option('--wbits <n>', 'target weight bits (32: FP)', num('--wbits', 1), 2)
     .option('--abits <n>', 'target activation bits (32: FP)', num('--abits', 1), 2)
-    .option('--epochs <n>', 'epochs', int('--epochs', 1), 20)
-    .option('--method <m>', QUANT_METHODS.join('|'), oneOf('--method', QUANT_METHODS), 'noise')
+    .option('--epochs <n>', 'epochs (the budget the descent is planned for)', int('--epochs', 1), 20)
+    .option('--time-budget <min>', 'wall-clock budget in minutes: caps the epochs from a timed probe', num('--time-budget', 0))
+    .option('--schedule <s>', 'planned: budget-planned descent; kappa: the reference t += lr·κ per step', oneOf('--schedule', DESCENT_SCHEDULES), 'planned')
+    .option('--descent <f>', 'planned: fraction of the run by whose end the targets are reached', num('--descent', 0), 0.4)
+    .option('--descent-shape <s>', DESCENT_SHAPES.join('|'), oneOf('--descent-shape', DESCENT_SHAPES), 'ease-out')
+    .option('--hold-drop <f>', 'planned: hold the plan while the training accuracy is this far below its warm-up level', num('--hold-drop', 0), 0.2)
+    .option('--method <m>', `weight quantizers: ${QUANT_METHODS.join('|')}`, oneOf('--method', QUANT_METHODS), 'noise')
+    .option('--act-method <m>', 'activation quantizers (the reference: noise)', oneOf('--act-method', QUANT_METHODS), 'noise')
     .option('--loss <l>', DISTILL_LOSSES.join('|'), oneOf('--loss', DISTILL_LOSSES), 'skl')
     .option('--out <dir>', 'output folder')
     .option('--resume <dir>', 'continue the run in this folder (its settings are reused)')
     .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 128)
     .option('--lr <x>', 'learning rate of the weights', num('--lr', 0), 1e-3)
-    .option('--qlr <x>', 'learning rate of the quantizer parameters', num('--qlr', 0), 1e-2)
-    .option('--kappa <x>', 'temperature growth: t += lr·kappa per step', num('--kappa', 0), 2)
-    .option('--warmup-steps <n>', 'LR warm-up steps (t starts growing after them)', int('--warmup-steps'), 300)
+    .option('--qlr <x>', 'learning rate of the quantizer parameters (default 0.01; planned: raised to twice the fastest planned rate)', num('--qlr', 0))
+    .option('--kappa <x>', 'schedule kappa: t += lr·kappa per step', num('--kappa', 0), 2)
+    .option('--warmup-steps <n>', 'LR warm-up steps, no penalty (default 5% of the run)', int('--warmup-steps'))
+    .option('--anneal <a>', `LR annealing (${ANNEAL_MODES.join('|')}; default cosine over the recovery for planned, exp for kappa)`, oneOf('--anneal', ANNEAL_MODES))
+    .option('--lr-decay-per-epoch <x>', 'anneal exp: LR factor per converged epoch (0.93 = the reference 0.9985/step at 50 steps/epoch)', num('--lr-decay-per-epoch', 0), 0.93)
     .option('--start-bits <n>', 'bit-width every quantizer starts at', num('--start-bits', 1), 10)
     .option('--calib-batches <n>', 'calibration batches', int('--calib-batches', 1), 4)
     .option('--bn <mode>', BN_MODES.join('|'), oneOf('--bn', BN_MODES), 'keep')
@@ -181,13 +123,16 @@ export function registerQuantize(program: Command): void {
     .option('--quantize-last', 'quantize the last linear too')
     .option('--quantize-shortcuts', 'quantize the 1x1 shortcut convs too')
     .option('--quantize-bias', 'quantize biases')
+    .option('--detach-weight-range', 'B_w without gradient to the extreme weights (the reference passes it)')
+    .option('--learn-lower', 'learn every activation lower bound, also after ReLU (the reference)')
     .option('--layers <json>', 'per-layer targets, e.g. \'{"layer1.0.conv1":{"wBits":4,"aBits":4}}\'', parseLayers)
     .option('--exclude <names>', 'comma-separated module paths kept FP', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
-    .option('--patience <n>', 'early stop after n epochs without improvement', int('--patience', 1))
-    .option('--val-size <n>', 'validation images from the end of the training set', int('--val-size'), 5000)
+    .option('--patience <n>', 'early stop after n epochs without improvement, counted from the first converged epoch', int('--patience', 1))
+    .option('--val-size <n>', 'validation images from the end of the training set (default 10%, at most 5000)', int('--val-size'))
     .option('--train-limit <n>', 'use only the first n training images (quick runs)', int('--train-limit', 1))
     .option('--crop-padding <n>', 'random-crop padding (0: off)', int('--crop-padding'), 2)
-    .option('--no-hflip', 'no random horizontal flip')
+    .option('--hflip', 'random horizontal flips (default: on for fashion-mnist and cifar, off for mnist and idx)')
+    .option('--no-hflip', 'no random horizontal flips')
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--threads <n>', 'intra-op threads', int('--threads', 1))
     .option('--log-every <n>', 'steps between metrics records', int('--log-every', 1), 50)
@@ -195,6 +140,7 @@ export function registerQuantize(program: Command): void {
     .action(async (o: QuantizeCliOptions) => {
       if (!o.resume && (!o.teacher || !o.out)) throw new Error('quantize needs --teacher FILE and --out DIR (or --resume DIR)');
       const s = await runQuantize(o);
-      console.log(JSON.stringify({ fp_top1: s.fp_top1, quant_top1: s.quant_top1, converged: s.converged, wbits_max: s.wbits_max, abits_max: s.abits_max, wall_seconds: s.wall_seconds }));
+      console.log(JSON.stringify({ fp_top1: s.fp_top1, quant_top1: s.quant_top1, converged: s.converged, wbits_max: s.wbits_max, abits_max: s.abits_max,
+        planned_step: s.planned_step, reached_step: s.reached_step, holds: s.holds, wall_seconds: s.wall_seconds }));
     });
 }

@@ -5,3 +5,4 @@ export { DATASET_NAMES, DatasetName, DatasetInfo, LoadedDataset, LoadDatasetOpti
 export { SplitOptions, splitTrainVal } from './split';
 export { Rng } from './rng';
 export { Normalize, Augment, BatchLoaderOptions, Batch, BatchArrays, BatchLoader } from './loader';
+export { defaultValSize, defaultHflip } from './defaults';

@@ -9,6 +9,17 @@ import { ADAM_DEFAULTS, AdamHyper, AdamOptions, updateMoments, validateAdamHyper
 export type RAdamHyper = AdamHyper;
 export type RAdamOptions = AdamOptions;
 
+/**
+ * The rectification factor RAdam scales its adaptive step by at step t (1-based; 0 while the
+ * step is plain momentum): about 0.2 at step 100, 0.5 at 500, 0.65 at 1000 for β2 = 0.999.
+ * Planning code uses it to know how far parameters can move in the first steps.
+ */
+export function radamRectification(t: number, b2 = 0.999): number {
+  const rhoInf = 2 / (1 - b2) - 1;
+  const rhoT = rhoInf - (2 * t * b2 ** t) / (1 - b2 ** t);
+  return rhoT > 5 ? Math.sqrt(((rhoT - 4) * (rhoT - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rhoT)) : 0;
+}
+
 export class RAdam extends Optimizer<RAdamHyper> {
   constructor(params: Params<RAdamHyper>, options: RAdamOptions = {}) {
     super(params, withDefaults(ADAM_DEFAULTS, options));
@@ -35,7 +46,7 @@ export class RAdam extends Optimizer<RAdamHyper> {
     const rhoInf = 2 / (1 - b2) - 1;
     const rhoT = rhoInf - (2 * t * b2 ** t) / biasCorrection2;
     if (rhoT > 5) {
-      const rect = Math.sqrt(((rhoT - 4) * (rhoT - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
+      const rect = radamRectification(t, b2);
       // Python's `float / tensor` is `tensor.reciprocal() * float`; same order, same rounding.
       const adaptiveLr = v.sqrt().add_(h.eps).reciprocal().mul(Math.sqrt(biasCorrection2));
       p.add_(mHat.mul(h.lr).mul(adaptiveLr).mul(rect), -1);

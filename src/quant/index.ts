@@ -11,6 +11,8 @@ export { quantizerBits, QuantizerBits, QuantizerRole, bitsSummary, BitsSummary, 
 export { bitPenalty, Penalty, PenaltyOptions } from './penalty';
 export { distillLoss, DistillLoss, DISTILL_LOSSES, checkDistillLoss } from './distill';
 export { GdnsqObjective, ObjectiveOptions, ObjectiveState, ObjectiveLoss } from './objective';
-export { GdnsqLrSchedule, LrScheduleOptions, LrScheduleState } from './lr-schedule';
+export { GdnsqLrSchedule, LrScheduleOptions, LrScheduleState, AnnealMode, ANNEAL_MODES } from './lr-schedule';
+export { planDescent, plannedBits, convergenceBits, describePlan, DescentPlan, DescentPlanOptions, DescentShape, DESCENT_SHAPES, BudgetError } from './descent-plan';
+export { DescentController, DescentControllerOptions, DescentControllerState, DescentMeasure } from './descent-controller';
 export { noiseAwareMetric } from './metric';
 export { verifyGrid, GridCheck } from './verify';

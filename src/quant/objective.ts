@@ -2,6 +2,9 @@
 // distillation loss against the frozen FP teacher, c the running mean of L_task (it scales the
 // penalty to the task loss) and t the temperature, 0 until the warm-up ends and then growing by
 // lr·κ every step, so the penalty weight rises until the constraints hold (exterior point).
+// With `growth: 'external'` the temperatures are left to a controller: the planned descent sets
+// one for the weight group and one for the activation group (tw, ta: the penalty becomes
+// c·(tw·m_w·P_w + ta·m_a·P_a)) and the penalty's targets before each step (descent-controller.ts).
 // Its methods have the shapes of the trainer's hooks: loss, afterStep, state, loadState.
 import { Tensor, noGrad } from '../engine';
 import { Module } from '../nn';
@@ -21,15 +24,19 @@ export interface ObjectiveOptions extends PenaltyOptions {
   kappa?: number;
   /** Steps before t starts growing (default 1000, the LR warm-up). */
   warmupSteps?: number;
+  /** 'kappa' (default): t += lr·κ per step after the warm-up; 'external': t is set by its owner. */
+  growth?: 'kappa' | 'external';
 }
 
-export interface ObjectiveState { t: number; c: number; count: number }
+export interface ObjectiveState { t: number; c: number; count: number; tw?: number; ta?: number }
 
 export interface ObjectiveLoss { loss: Tensor; logits: Tensor; task: Tensor; penalty: Penalty }
 
 export class GdnsqObjective {
-  /** Temperature t. */
+  /** Temperature t (growth 'kappa'), or the group temperatures tw, ta (growth 'external'). */
   t = 0;
+  tw = 0;
+  ta = 0;
   /** Running mean c of the task loss, over `count` steps. */
   c = 0;
   count = 0;
@@ -40,7 +47,10 @@ export class GdnsqObjective {
   private readonly kappa: number;
   private readonly warmupSteps: number;
   private readonly penaltyOptions: { eps: number; p: number };
-  private last = { task: 0, pw: 0, pa: 0 };
+  private readonly growth: 'kappa' | 'external';
+  /** The bit-width each quantizer is held to now (planned descent); default its target. */
+  targetOf: ((target: number) => number) | undefined;
+  private last = { task: 0, pw: 0, pa: 0, lagW: 0, lagA: 0 };
 
   constructor(o: ObjectiveOptions) {
     this.lossName = checkDistillLoss(o.loss ?? 'skl');
@@ -56,7 +66,12 @@ export class GdnsqObjective {
     if (!(this.kappa >= 0 && Number.isFinite(this.kappa))) throw new Error(`GdnsqObjective: kappa must be a finite number ≥ 0, got ${o.kappa}`);
     if (!(Number.isInteger(this.warmupSteps) && this.warmupSteps >= 0)) throw new Error(`GdnsqObjective: warmupSteps must be an integer ≥ 0, got ${o.warmupSteps}`);
     this.penaltyOptions = checkPenaltyOptions(o);
+    this.growth = o.growth ?? 'kappa';
+    this.targetOf = o.targetOf;
   }
+
+  /** What the last loss() measured: task loss, P_w, P_a and the worst lags B − target (bits) per group. */
+  get measured(): { task: number; pw: number; pa: number; lagW: number; lagA: number } { return { ...this.last }; }
 
   /** The objective of one batch (student in training mode, autograd on); updates c. */
   loss(batch: { x: Tensor; y: Tensor }): ObjectiveLoss {
@@ -71,21 +86,25 @@ export class GdnsqObjective {
     const taskValue = task.item();
     this.count++;
     this.c += (taskValue - this.c) / this.count;
-    const penalty = bitPenalty(this.student, this.penaltyOptions);
+    const penalty = bitPenalty(this.student, { ...this.penaltyOptions, targetOf: this.targetOf });
     const p = this.penaltyOptions.p;
     const base = p === 1 ? task : task.pow(p);
-    const loss = this.t > 0 ? base.add(penalty.value.mul(this.t * this.c)) : base;
-    this.last = { task: taskValue, pw: penalty.pw.item(), pa: penalty.pa.item() };
+    let loss = base;
+    if (this.growth === 'kappa' && this.t > 0) loss = base.add(penalty.value.mul(this.t * this.c));
+    else if (this.growth === 'external' && (this.tw > 0 || this.ta > 0)) {
+      loss = base.add(penalty.mw.mul(penalty.pw).mul(this.tw * this.c).add(penalty.ma.mul(penalty.pa).mul(this.ta * this.c)));
+    }
+    this.last = { task: taskValue, pw: penalty.pw.item(), pa: penalty.pa.item(), lagW: penalty.lagW.item(), lagA: penalty.lagA.item() };
     return { loss, logits, task, penalty };
   }
 
   /** After optimizer step number `step` (1-based): t grows once the warm-up is over. */
   afterStep(step: number): Record<string, number> {
-    if (step > this.warmupSteps) this.t += this.lr * this.kappa;
+    if (this.growth === 'kappa' && step > this.warmupSteps) this.t += this.lr * this.kappa;
     return { t: this.t, task: this.last.task, pw: this.last.pw, pa: this.last.pa };
   }
 
-  state(): ObjectiveState { return { t: this.t, c: this.c, count: this.count }; }
+  state(): ObjectiveState { return { t: this.t, c: this.c, count: this.count, tw: this.tw, ta: this.ta }; }
 
   loadState(s: unknown): void {
     const st = s as Partial<ObjectiveState> | null;
@@ -95,5 +114,7 @@ export class GdnsqObjective {
     this.t = st.t;
     this.c = st.c;
     this.count = st.count;
+    this.tw = st.tw ?? 0;
+    this.ta = st.ta ?? 0;
   }
 }

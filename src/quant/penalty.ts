@@ -11,6 +11,12 @@ export interface PenaltyOptions {
   eps?: number;
   /** Power p of the violations (default 1). */
   p?: number;
+  /**
+   * The bit-width each quantizer is held to now, from its final target (default: the target
+   * itself). The planned descent passes its trajectory here, so the penalty pushes only the
+   * quantizers above the plan.
+   */
+  targetOf?: (target: number) => number;
 }
 
 export interface Penalty {
@@ -25,6 +31,9 @@ export interface Penalty {
   ma: Tensor;
   /** m_w·P_w + m_a·P_a. */
   value: Tensor;
+  /** max over every weight (activation) quantizer and channel of B − target, without slack (0-d, no gradient; −∞ with none). */
+  lagW: Tensor;
+  lagA: Tensor;
 }
 
 export function checkPenaltyOptions(o: PenaltyOptions): { eps: number; p: number } {
@@ -35,10 +44,11 @@ export function checkPenaltyOptions(o: PenaltyOptions): { eps: number; p: number
 }
 
 /** Violations of one group, from its bit-widths and their targets (equal-length 1-d tensors). */
-function group(bits: Tensor[], targets: Tensor[], eps: number, p: number): { mean: Tensor; active: Tensor } {
-  if (!bits.length) return { mean: Tensor.scalar(0), active: Tensor.scalar(0) };
-  const excess = Tensor.cat(bits).sub(Tensor.cat(targets)).add(eps).relu();
-  return { mean: (p === 1 ? excess : excess.pow(p)).mean(), active: excess.detach().gt(0).sum().float() };
+function group(bits: Tensor[], targets: Tensor[], eps: number, p: number): { mean: Tensor; active: Tensor; lag: Tensor } {
+  if (!bits.length) return { mean: Tensor.scalar(0), active: Tensor.scalar(0), lag: Tensor.scalar(-Infinity) };
+  const raw = Tensor.cat(bits).sub(Tensor.cat(targets));
+  const excess = raw.add(eps).relu();
+  return { mean: (p === 1 ? excess : excess.pow(p)).mean(), active: excess.detach().gt(0).sum().float(), lag: raw.detach().amax() };
 }
 
 /** The penalty of every active (enabled, not pruned) quantizer of a quantized model. */
@@ -50,7 +60,7 @@ export function bitPenalty(model: Module, o: PenaltyOptions = {}): Penalty {
       if (!q.active) continue;
       const b = role === 'act' ? q.bits() : q.bits(role === 'weight' ? l.weight : l.bias!);
       (role === 'act' ? aBits : wBits).push(b);
-      (role === 'act' ? aTargets : wTargets).push(q.target_bits.reshape([1]).expand(b.shape));
+      (role === 'act' ? aTargets : wTargets).push(o.targetOf ? Tensor.full(b.shape, o.targetOf(q.targetBits)) : q.target_bits.reshape([1]).expand(b.shape));
     }
   }
   const w = group(wBits, wTargets, eps, p);
@@ -58,5 +68,5 @@ export function bitPenalty(model: Module, o: PenaltyOptions = {}): Penalty {
   const total = w.active.add(a.active).add(eps);
   const mw = w.active.add(eps).div(total);
   const ma = a.active.add(eps).div(total);
-  return { pw: w.mean, pa: a.mean, kw: w.active, ka: a.active, mw, ma, value: mw.mul(w.mean).add(ma.mul(a.mean)) };
+  return { pw: w.mean, pa: a.mean, kw: w.active, ka: a.active, mw, ma, value: mw.mul(w.mean).add(ma.mul(a.mean)), lagW: w.lag, lagA: a.lag };
 }

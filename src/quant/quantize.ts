@@ -33,8 +33,18 @@ export interface QuantizeOptions {
   /** Quantize biases too (per tensor, to the layer's weight bits). */
   quantizeBias?: boolean;
   bn?: BnMode;
+  /** Step-gradient variant of the weight quantizers (default 'noise'). */
   method?: QuantMethod;
+  /**
+   * Variant of the activation quantizers (default 'noise': the authors' code applies
+   * lsq/ewgs/aewgs to weights only, GDNSQ.md §8).
+   */
+  actMethod?: QuantMethod;
   delta?: number;
+  /** B_w passes its gradient to the extreme weights (default true, as the reference). */
+  weightRangeGrad?: boolean;
+  /** Learn every activation lower bound, also for non-negative inputs (the reference; default false). */
+  learnLower?: boolean;
   /** Bit-width the weight steps start from before calibration (default 10). */
   startBits?: number;
 }
@@ -84,6 +94,7 @@ function checkOptions(o: QuantizeOptions): void {
   }
   if (o.bn !== undefined && !BN_MODES.includes(o.bn)) throw new Error(`quantize: unknown bn mode '${String(o.bn)}' (${BN_MODES.join(', ')})`);
   if (o.method !== undefined) checkQuantMethod(o.method);
+  if (o.actMethod !== undefined) checkQuantMethod(o.actMethod);
   if (o.startBits !== undefined) checkBits(o.startBits, 'quantize: startBits');
 }
 
@@ -143,6 +154,8 @@ function applyBn(model: Module, mode: BnMode): string[] {
 export function quantize(model: Module, o: QuantizeOptions): QuantizeReport {
   checkOptions(o);
   const method = o.method ?? 'noise';
+  const actMethod = o.actMethod ?? 'noise';
+  const rangeGrad = o.weightRangeGrad ?? true;
   const perChannel = o.perChannel ?? true;
   const startBits = o.startBits ?? 10;
   const bnMode = o.bn ?? 'keep';
@@ -154,9 +167,9 @@ export function quantize(model: Module, o: QuantizeOptions): QuantizeReport {
     const wBits = o.layers?.[name]?.wBits ?? o.wBits;
     const aBits = o.layers?.[name]?.aBits ?? o.aBits;
     const channels = perChannel ? m.weight.size(0) : 1;
-    const weight = new Quantizer({ kind: 'weight', bits: wBits, channels, method, delta: o.delta });
-    const act = new Quantizer({ kind: 'activation', bits: aBits, method, delta: o.delta });
-    const bias = o.quantizeBias && m.bias ? new Quantizer({ kind: 'weight', bits: wBits, method, delta: o.delta }) : null;
+    const weight = new Quantizer({ kind: 'weight', bits: wBits, channels, method, delta: o.delta, rangeGrad });
+    const act = new Quantizer({ kind: 'activation', bits: aBits, method: actMethod, delta: o.delta, learnLower: o.learnLower });
+    const bias = o.quantizeBias && m.bias ? new Quantizer({ kind: 'weight', bits: wBits, method, delta: o.delta, rangeGrad }) : null;
     weight.calibrateWeight(m.weight, startBits);
     if (bias) bias.calibrateWeight(m.bias!, startBits);
     const q = m instanceof Conv2d ? new QConv2d(m, { act, weight, bias }) : new QLinear(m as Linear, { act, weight, bias });

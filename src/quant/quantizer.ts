@@ -34,6 +34,18 @@ export interface QuantizerOptions {
   method?: QuantMethod;
   /** EWGS scale δ (method 'ewgs'). */
   delta?: number;
+  /**
+   * Weights: whether the bit-width B_w = log2(max − min + s) − σ passes its gradient to the
+   * channel's extreme weights (default true, as the authors' code: the penalty then narrows the
+   * weight range as well as growing the step); false detaches the range.
+   */
+  rangeGrad?: boolean;
+  /**
+   * Activations: learn the lower bound b even when calibration saw no negative input (b then
+   * starts at the calibration minimum), as the authors' code does for every quantizer of the
+   * published ResNet-20; default false: b fixed at 0 for non-negative inputs.
+   */
+  learnLower?: boolean;
 }
 
 /** The quantization grid of one call: x̂ = round((clamp(x, lo, hi) − lo)/s)·s + lo, s = 2^sigma. */
@@ -47,6 +59,8 @@ export class Quantizer extends Module {
   readonly channels: number;
   method: QuantMethod;
   delta: number | undefined;
+  rangeGrad: boolean;
+  learnLower: boolean;
   /** While true, forward() records the running min/max of its inputs and returns them unchanged. */
   calibrating = false;
   private calib: Range | null = null;
@@ -68,6 +82,8 @@ export class Quantizer extends Module {
     if (o.kind === 'activation' && this.channels !== 1) throw new Error('Quantizer: activation quantizers are per tensor (channels must be 1)');
     this.method = checkQuantMethod(o.method ?? 'noise');
     this.delta = o.delta;
+    this.rangeGrad = o.rangeGrad ?? true;
+    this.learnLower = o.learnLower ?? false;
     const bits = checkBits(o.bits, 'Quantizer: bits');
     // Uncalibrated defaults: a 10-bit grid on [0, 1); calibration replaces them.
     if (o.kind === 'activation') {
@@ -141,14 +157,18 @@ export class Quantizer extends Module {
 
   // ---- bit-widths ---------------------------------------------------------------------
   /**
-   * The differentiable bit-width (GDNSQ.md §2): weights B_w = log2(max − min + s) − σ per
-   * channel (x = the weight; its range carries no gradient), activations B_a = λ − σ ([1]).
+   * The differentiable bit-width (GDNSQ.md §2, §8): weights B_w = log2(max − min + s) − σ per
+   * channel (x = the weight; its max and min carry the gradient unless rangeGrad is false),
+   * activations B_a = λ − σ ([1]).
    */
   bits(x?: Tensor): Tensor {
     if (this.kind === 'activation') return this.log2_range.sub(this.log2_step);
     if (!x) throw new Error('Quantizer.bits: a weight quantizer needs the weight');
-    const g = this.grid(x);
-    return g.hi.sub(g.lo).add(this.log2_step.exp2()).log2().sub(this.log2_step);
+    this.checkWeight(x);
+    const w = this.rangeGrad ? x : x.detach();
+    const dims = w.shape.map((_, i) => i).slice(1);
+    const range = this.channels === 1 ? w.amax().sub(w.amin()).reshape([1]) : w.amax(dims).sub(w.amin(dims));
+    return range.add(this.log2_step.exp2()).log2().sub(this.log2_step);
   }
 
   /**
@@ -215,8 +235,8 @@ export class Quantizer extends Module {
   resetCalibration(): void { this.calib = null; }
 
   /**
-   * Activations, after calibration batches: b = min (0 and fixed when min ≥ 0),
-   * σ = log2((max − b)/(2^B − 1)), λ = σ + B; a zero range marks the quantizer pruned.
+   * Activations, after calibration batches: b = min (0 and fixed when min ≥ 0, unless
+   * learnLower), σ = log2((max − b)/(2^B − 1)), λ = σ + B; a zero range marks it pruned.
    */
   calibrateActivation(startBits: number): void {
     if (this.kind !== 'activation') throw new Error('Quantizer.calibrateActivation: not an activation quantizer');
@@ -224,7 +244,7 @@ export class Quantizer extends Module {
     const r = this.calib;
     if (!r) throw new Error('Quantizer.calibrateActivation: no input was recorded (run batches in calibration mode first)');
     if (!Number.isFinite(r.min) || !Number.isFinite(r.max)) throw new Error(`Quantizer.calibrateActivation: input range [${r.min}, ${r.max}] is not finite`);
-    const signed = r.min < 0;
+    const signed = r.min < 0 || this.learnLower;
     const pruned = r.max <= r.min;
     const b = signed || pruned ? r.min : 0;
     noGrad(() => {
@@ -265,6 +285,7 @@ export class Quantizer extends Module {
     const parts = [this.kind, bits >= FP_BITS ? 'fp' : `bits=${bits}`];
     if (this.channels > 1) parts.push(`per_channel=${this.channels}`);
     if (bits < FP_BITS) parts.push(`method=${this.method}`);
+    if (this.kind === 'weight' && !this.rangeGrad) parts.push('range_detached');
     if (this.isPruned) parts.push('pruned');
     if (this.kind === 'activation' && !this.isSigned) parts.push('unsigned');
     return parts.join(', ');

@@ -4,3 +4,7 @@ export * from './checkpoint';
 export * from './metrics-log';
 export * from './progress';
 export * from './trainer';
+export * from './model-file';
+export * from './provenance';
+export * from './finetune';
+export { probeEpochs, ProbeOptions } from './budget';

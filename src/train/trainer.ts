@@ -40,6 +40,12 @@ export interface TrainerHooks {
   afterEpoch?(s: EpochSummary): { record?: Record<string, unknown>; stop?: boolean } | void;
   /** Selection metric (higher is better); default: validation top-1. */
   metric?(s: EpochSummary): number;
+  /**
+   * Whether this epoch counts towards early stopping when it does not improve the metric
+   * (default true). GDNSQ counts only from the first converged epoch (the reference's rule):
+   * before it the noise-aware metric is 0 and a plateau there says nothing.
+   */
+  patienceActive?(s: EpochSummary): boolean;
   /** LR multiplier for a step (applied to every group's base LR); default 1. */
   lrFactor?(step: number): number;
   state?(): unknown;
@@ -202,12 +208,13 @@ export class Trainer {
   private endEpoch(sm: EpochSummary): void {
     const extra = this.o.hooks.afterEpoch?.(sm) ?? {};
     const metric = this.o.hooks.metric ? this.o.hooks.metric(sm) : sm.val?.top1 ?? sm.train.top1;
+    // Ties keep the earlier checkpoint: a later epoch must be strictly better to replace it.
     const improved = metric > this.s.best;
     if (improved) {
       this.s.best = metric;
       this.s.bestEpoch = sm.epoch;
       this.s.sinceBest = 0;
-    } else this.s.sinceBest++;
+    } else if (this.o.hooks.patienceActive?.(sm) ?? true) this.s.sinceBest++;
     const record = {
       epoch: sm.epoch + 1, step: sm.step, lr: sm.lr, seconds: sm.seconds,
       train_loss: sm.train.loss, train_top1: sm.train.top1,

@@ -87,23 +87,39 @@ test('objective state round-trips; labels need no teacher; bad options are named
   teacher.dispose();
 });
 
-test('LR rule: linear warm-up, constant until converged, then ×decay per step (latched)', () => {
-  const s = new GdnsqLrSchedule({ warmupSteps: 4 });
+test('LR rule exp: warm-up, constant until converged, ×decayPerEpoch per epoch while converged, paused when not', () => {
+  const s = new GdnsqLrSchedule({ warmupSteps: 4, stepsPerEpoch: 10, decayPerEpoch: 0.5 });
   assert.deepEqual([0, 1, 2, 3, 10, 500].map((i) => s.factor(i)), [0.25, 0.5, 0.75, 1, 1, 1]);
-  s.markConverged(12);
-  s.markConverged(20);
-  assert.equal(s.convergedAt, 12);
-  assert.equal(s.factor(11), 1);
-  assert.equal(s.factor(12), 1);
-  close(s.factor(14), 0.9985 ** 2, 'two steps after convergence');
-  close(s.factor(1012), 0.9985 ** 1000, '1000 steps after');
-  const r = new GdnsqLrSchedule({ warmupSteps: 4 });
+  // Epoch 2 ends converged: the next 10 steps (one epoch) halve the LR.
+  s.setConverged(true);
+  for (let step = 21; step <= 30; step++) s.afterStep(step);
+  close(s.factor(30), 0.5, 'one converged epoch');
+  // Epoch 3 ends unconverged (re-checked, not latched): the factor stays where it was.
+  s.setConverged(false);
+  for (let step = 31; step <= 40; step++) s.afterStep(step);
+  close(s.factor(40), 0.5, 'paused while not converged');
+  s.setConverged(true);
+  for (let step = 41; step <= 45; step++) s.afterStep(step);
+  close(s.factor(45), 0.5 * 0.5 ** 0.5, 'half an epoch more');
+  const r = new GdnsqLrSchedule({ warmupSteps: 4, stepsPerEpoch: 10, decayPerEpoch: 0.5 });
   r.loadState(JSON.parse(JSON.stringify(s.state())));
-  assert.equal(r.factor(14), s.factor(14));
-  assert.equal(new GdnsqLrSchedule({ warmupSteps: 0, decay: 0.5 }).factor(0), 1);
-  assert.equal(new GdnsqLrSchedule().factor(499), 0.5);
-  assert.throws(() => new GdnsqLrSchedule({ decay: 1.5 }), /decay must be in \(0, 1\], got 1.5/);
-  assert.throws(() => r.loadState({ convergedAt: -1 }), /expected \{convergedAt: integer ≥ 0 \| null\}/);
+  assert.equal(r.factor(45), s.factor(45));
+  // The reference's ×0.9985 per step at 50 steps per epoch is the default ×0.93 per epoch.
+  close(new GdnsqLrSchedule({ stepsPerEpoch: 430 }).stepDecay ** 430, 0.93, 'independent of the batch size');
+  assert.ok(Math.abs(0.9985 ** 50 - 0.93) < 0.003);
+  assert.throws(() => new GdnsqLrSchedule({ decayPerEpoch: 1.5 }), /decayPerEpoch must be in \(0, 1\], got 1.5/);
+  assert.throws(() => r.loadState({ converged: true, decaySteps: -1 }), /expected \{converged: boolean, decaySteps: integer ≥ 0\}/);
+});
+
+test('LR rule cosine: constant through the descent, half a cosine to minFactor over the recovery', () => {
+  const s = new GdnsqLrSchedule({ warmupSteps: 10, anneal: 'cosine', annealStart: 40, totalSteps: 100, minFactor: 0.1 });
+  close(s.factor(4), 0.5, 'warm-up');
+  assert.equal(s.factor(39), 1);
+  assert.equal(s.factor(40), 1);
+  close(s.factor(70), 0.1 + 0.9 * 0.5, 'half way');
+  close(s.factor(100), 0.1, 'end');
+  assert.throws(() => new GdnsqLrSchedule({ anneal: 'cosine', annealStart: 50, totalSteps: 50 }), /needs 0 ≤ annealStart < totalSteps/);
+  assert.equal(new GdnsqLrSchedule({ warmupSteps: 0, anneal: 'none' }).factor(1e6), 1);
 });
 
 test('noise-aware metric: top-1 once converged, else 0', () => {

@@ -54,6 +54,19 @@ test('power p = 2 squares each violation', () => {
   m.dispose();
 });
 
+test('with the range detached the weights get no gradient from the penalty', () => {
+  const m = tinyQuantized({ layers: { '0': { wBits: 2 }, '3': { wBits: 1 } }, weightRangeGrad: false });
+  const conv = m.at(0) as QuantizedLayer;
+  setValues(conv.weight, [0, 3, 0, 7]);
+  setValues(conv.weight_quant.log2_step, 0);
+  scope(() => {
+    bitPenalty(m, { eps: EPS }).value.backward();
+    assert.equal(conv.weight.grad, null);
+    assert.ok(conv.weight_quant.log2_step.grad !== null);
+  });
+  m.dispose();
+});
+
 test('gradient to σ and λ: only active constraints, scaled by m/N; counts carry none', () => {
   const m = handMade();
   const conv = m.at(0) as QuantizedLayer, lin = m.at(3) as QuantizedLayer;
@@ -70,7 +83,9 @@ test('gradient to σ and λ: only active constraints, scaled by m/N; counts carr
     close(lin.act_quant.log2_range.grad!.item(), ma / 2, 'linear λ');
     close(lin.act_quant.log2_step.grad!.item(), -ma / 2, 'linear act σ');
     close(conv.act_quant.log2_range.grad!.item(), 0, 'conv λ (inactive)');
-    assert.equal(conv.weight.grad, null, 'weights get no gradient from the penalty');
+    // The range passes its gradient (GDNSQ.md §8): ∂B_w/∂max = 1/((r + s)·ln 2) = −∂B_w/∂min.
+    const k = (r: number): number => (mw / 5) / ((r + 1) * Math.LN2);
+    conv.weight.grad!.toArray().forEach((g, i) => close(g, [-k(3), k(3), -k(7), k(7)][i], `conv weight[${i}]`));
   });
   m.dispose();
 });

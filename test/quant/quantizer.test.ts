@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, scope, manualSeed, noGrad } from '../../src/engine';
 import { Quantizer } from '../../src/quant/quantizer';
+import { gradcheck } from '../helpers/gradcheck';
 
 const set = (t: Tensor, v: number | number[]): void => noGrad(() => scope(() => {
   if (typeof v === 'number') t.fill_(v);
@@ -183,7 +184,7 @@ test('B_w = log2(max − min + s) − σ and B_a = λ − σ, with their σ/λ g
     const b = w.bits(weight);
     b.toArray().forEach((v, c) => assert.ok(Math.abs(v - (Math.log2(ranges[c] + 2 ** sig[c]) - sig[c])) < 1e-6));
     b.sum().backward();
-    // ∂B_w/∂σ = 2^σ/(r + 2^σ) − 1 = −r/(r + 2^σ); the range itself carries no gradient
+    // ∂B_w/∂σ = 2^σ/(r + 2^σ) − 1 = −r/(r + 2^σ)
     w.log2_step.grad!.toArray().forEach((g, c) => assert.ok(Math.abs(g + ranges[c] / (ranges[c] + 2 ** sig[c])) < 1e-6));
   });
   const a = new Quantizer({ kind: 'activation', bits: 2 });
@@ -258,4 +259,60 @@ test('32 bits and more: the quantizer is the identity', () => {
     assert.notEqual(q.forward(x), x);
   });
   for (const m of [q, w]) m.dispose();
+});
+
+test('B_w passes its gradient to the extreme weights (finite differences); rangeGrad false detaches them', () => {
+  manualSeed(3);
+  scope(() => {
+    const w = new Quantizer({ kind: 'weight', bits: 2, channels: 3 });
+    const weight = Tensor.randn([3, 2, 3, 3], 'float64').requiresGrad_();
+    noGrad(() => w.log2_step.copy_(Tensor.from([-3, -2.5, -4])));
+    // Per channel: ∂B/∂w_max = 1/((r + s)·ln 2), ∂B/∂w_min = −that, 0 for every other weight.
+    gradcheck(([x]) => w.bits(x), [weight], { eps: 1e-6, atol: 1e-7, rtol: 1e-5 });
+    w.bits(weight).sum().backward();
+    const g = weight.grad!.toArray(), vals = weight.toArray();
+    for (let c = 0; c < 3; c++) {
+      const ch = vals.slice(c * 18, (c + 1) * 18), gc = g.slice(c * 18, (c + 1) * 18);
+      const r = Math.max(...ch) - Math.min(...ch), s = 2 ** [-3, -2.5, -4][c];
+      const k = 1 / ((r + s) * Math.LN2);
+      ch.forEach((v, i) => {
+        const want = v === Math.max(...ch) ? k : v === Math.min(...ch) ? -k : 0;
+        assert.ok(Math.abs(gc[i] - want) < 1e-9, `channel ${c} element ${i}: ${gc[i]} vs ${want}`);
+      });
+    }
+    const d = new Quantizer({ kind: 'weight', bits: 2, channels: 3, rangeGrad: false });
+    const x = weight.detach().requiresGrad_();
+    d.bits(x).sum().backward();
+    assert.equal(x.grad === null || x.grad.abs().sum().item() === 0, true, 'detached: no gradient to the weights');
+    assert.match(String(d), /range_detached/);
+    for (const q of [w, d]) q.dispose();
+  });
+});
+
+test('learnLower: a non-negative input keeps a learnable b starting at the calibration minimum', () => {
+  scope(() => {
+    const make = (learnLower: boolean): Quantizer => {
+      const q = new Quantizer({ kind: 'activation', bits: 4, learnLower });
+      q.calibrating = true;
+      q.forward(Tensor.from([0.25, 1, 3.25]));
+      q.calibrating = false;
+      q.calibrateActivation(8);
+      return q;
+    };
+    const fixed = make(false), learned = make(true);
+    assert.equal(fixed.isSigned, false);
+    assert.equal(fixed.lower.item(), 0);
+    assert.equal(learned.isSigned, true);
+    assert.equal(learned.lower.item(), 0.25);
+    assert.ok(Math.abs(learned.log2_step.item() - Math.log2(3 / 255)) < 1e-6);
+    for (const q of [fixed, learned]) {
+      const x = Tensor.from([0.1, 0.5, 2, 3.2]);
+      q.forward(x).sum().backward();
+    }
+    assert.equal(fixed.lower.grad, null);
+    // x = 0.1 lies below b = 0.25: its gradient goes to the bound (dlo = Σ g below lo, plus the
+    // inside elements' share through x̂ = … + lo), so b receives a non-zero gradient.
+    assert.ok(learned.lower.grad !== null && learned.lower.grad.item() !== 0, 'b learns');
+    for (const q of [fixed, learned]) q.dispose();
+  });
 });

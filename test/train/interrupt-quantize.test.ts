@@ -1,6 +1,7 @@
 // A GDNSQ run (whose noise draws from libtorch's generator) interrupted mid-epoch with Ctrl-C
 // and resumed ends bit-identical to the same run left alone: model, optimizer, objective
-// (t, c), LR schedule, data position and the generator's exact state are all restored.
+// (t, c), the descent controller, LR schedule, data position and the generator's exact state
+// are all restored.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -12,6 +13,7 @@ import { loadModelFile } from '../../src/train';
 
 const bin = path.join(packageRoot, 'bin', 'gdnsq');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdnsq-qint-'));
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
 const run = (a: string[]): void => {
   const r = spawnSync(process.execPath, [bin, ...a], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
@@ -20,7 +22,7 @@ const run = (a: string[]): void => {
 test('quantize: SIGINT mid-epoch then --resume equals the uninterrupted run', async () => {
   run(['train', '--model', 'smallcnn', '--epochs', '1', '--train-limit', '2000', '--val-size', '500', '--threads', '1', '--no-progress', '--out', path.join(dir, 'fp')]);
   const q = (out: string): string[] => ['quantize', '--teacher', path.join(dir, 'fp', 'best.safetensors'), '--epochs', '2', '--train-limit', '2000',
-    '--val-size', '500', '--batch-size', '32', '--warmup-steps', '10', '--qlr', '0.05', '--kappa', '100', '--threads', '1', '--out', out];
+    '--val-size', '500', '--batch-size', '32', '--warmup-steps', '10', '--descent', '0.75', '--threads', '1', '--out', out];
   run([...q(path.join(dir, 'straight')), '--no-progress']);
 
   const out = path.join(dir, 'split');

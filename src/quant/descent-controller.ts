@@ -1,0 +1,142 @@
+// Feedback for the planned descent (descent-plan.ts). Each step it compares the measured
+// differentiable bit-widths with the plan and moves a penalty temperature multiplicatively, one
+// for the weight quantizers and one for the activation quantizers (they descend at different
+// speeds, and a common temperature wound up by the slower group would drive the faster one far
+// below its plan): up while the group's worst quantizer lags the plan and is not catching up,
+// slowly down while the whole group is on or below it. Because the penalty's targets are the
+// planned values (max(0, B − planned)), a quantizer ahead of the plan feels no push, so the bits
+// follow the plan instead of racing past it. Holding t while the lag shrinks keeps t from
+// winding up when the descent is limited by the optimizer's step rather than by t.
+//
+// A guard watches the training accuracy against its warm-up level: when its running mean falls
+// more than `holdDrop` below, the plan's clock stops (the planned bits stay where they are)
+// until the accuracy is back within holdDrop/2, for at most `maxHold` steps in all. Holds are
+// counted and reported; they delay the descent, they never skip it.
+import { DescentPlan, plannedBits } from './descent-plan';
+
+export interface DescentControllerOptions {
+  plan: DescentPlan;
+  /** Temperature when the descent starts (default 1). */
+  t0?: number;
+  /** Largest log-change of t per step (default 0.1 up; a quarter of it down). */
+  gain?: number;
+  /** Lag in bits the controller tolerates before raising t (default 0.02). */
+  tolerance?: number;
+  /** Drop of the running training accuracy (fraction) below its warm-up mean that holds the plan (default 0.2). */
+  holdDrop?: number;
+  /** Most steps the plan may be held in all (default: half the recovery phase). */
+  maxHold?: number;
+}
+
+export interface DescentMeasure {
+  /** max over the weight (activation) quantizers and channels of B − planned, in bits; −∞ for an empty group. */
+  lagW: number;
+  lagA: number;
+  /** Training top-1 of the batch (fraction). */
+  acc: number;
+}
+
+interface Channel { t: number; lag: number; ema: number | null }
+
+export interface DescentControllerState {
+  w: Channel; a: Channel; clock: number; held: number; holds: number; holding: boolean;
+  accRef: number; accCount: number; accEma: number | null;
+}
+
+const ACC_EMA = 0.05, LAG_EMA = 0.2, CATCHING_UP = 1e-3;
+const T_MIN = 1e-6, T_MAX = 1e9;
+
+export class DescentController {
+  readonly plan: DescentPlan;
+  private readonly t0: number;
+  private readonly gain: number;
+  private readonly tolerance: number;
+  private readonly holdDrop: number;
+  private readonly maxHold: number;
+  private s: DescentControllerState = {
+    w: { t: 0, lag: 0, ema: null }, a: { t: 0, lag: 0, ema: null },
+    clock: 0, held: 0, holds: 0, holding: false, accRef: 0, accCount: 0, accEma: null,
+  };
+
+  constructor(o: DescentControllerOptions) {
+    this.plan = o.plan;
+    this.t0 = o.t0 ?? 1;
+    this.gain = o.gain ?? 0.1;
+    this.tolerance = o.tolerance ?? 0.02;
+    this.holdDrop = o.holdDrop ?? 0.2;
+    this.maxHold = o.maxHold ?? Math.floor(o.plan.recoverySteps / 2);
+    for (const [k, v] of Object.entries({ t0: this.t0, gain: this.gain, tolerance: this.tolerance, holdDrop: this.holdDrop })) {
+      if (!(v > 0 && Number.isFinite(v))) throw new Error(`DescentController: ${k} must be a positive number, got ${v}`);
+    }
+  }
+
+  /** Temperatures of the weight and activation groups for the next step. */
+  get tw(): number { return this.s.w.t; }
+  get ta(): number { return this.s.a.t; }
+  /** The plan's clock: steps so far less the steps held. */
+  get clock(): number { return this.s.clock; }
+  get holding(): boolean { return this.s.holding; }
+  /** Steps held and hold episodes so far. */
+  get held(): number { return this.s.held; }
+  get holds(): number { return this.s.holds; }
+  get lagW(): number { return this.s.w.lag; }
+  get lagA(): number { return this.s.a.lag; }
+  get accuracyReference(): number { return this.s.accRef; }
+  get accuracyMean(): number | null { return this.s.accEma; }
+
+  /** The planned bit-width now of a quantizer with this target. */
+  planned(target: number): number {
+    return plannedBits(this.plan, this.s.clock, target);
+  }
+
+  /** After optimizer step `step` (1-based), with what that step measured. */
+  update(step: number, m: DescentMeasure): void {
+    const s = this.s;
+    if (step <= this.plan.warmupSteps) {
+      s.accCount++;
+      s.accRef += (m.acc - s.accRef) / s.accCount;
+      s.accEma = s.accRef;
+      s.clock = step;
+      s.w.lag = m.lagW;
+      s.a.lag = m.lagA;
+      return;
+    }
+    s.accEma = s.accEma === null ? m.acc : s.accEma + ACC_EMA * (m.acc - s.accEma);
+    if (s.accCount === 0) { s.accRef = s.accEma; s.accCount = 1; }
+    const drop = s.accRef - s.accEma;
+    if (!s.holding && drop > this.holdDrop && s.held < this.maxHold) {
+      s.holding = true;
+      s.holds++;
+    } else if (s.holding && (drop <= this.holdDrop / 2 || s.held >= this.maxHold)) {
+      s.holding = false;
+    }
+    if (s.holding) s.held++;
+    else s.clock++;
+    this.steer(s.w, m.lagW);
+    this.steer(s.a, m.lagA);
+  }
+
+  private steer(c: Channel, lag: number): void {
+    c.lag = lag;
+    if (!Number.isFinite(lag)) return;  // an empty group
+    if (c.t === 0) c.t = this.t0;
+    const prev = c.ema;
+    c.ema = prev === null ? lag : prev + LAG_EMA * (lag - prev);
+    const u = Math.max(-1, Math.min(1, (lag - this.tolerance) / this.tolerance));
+    const catchingUp = prev !== null && c.ema < prev - CATCHING_UP;
+    if (u > 0 && catchingUp) return;
+    c.t = Math.min(T_MAX, Math.max(T_MIN, c.t * Math.exp(u > 0 ? this.gain * u : (this.gain / 4) * u)));
+  }
+
+  state(): DescentControllerState { return { ...this.s, w: { ...this.s.w }, a: { ...this.s.a } }; }
+
+  loadState(st: unknown): void {
+    const x = st as Partial<DescentControllerState> | null;
+    const nums = ['clock', 'held', 'holds', 'accRef', 'accCount'] as const;
+    const chan = (c: unknown): boolean => !!c && typeof (c as Channel).t === 'number' && typeof (c as Channel).lag === 'number';
+    if (!x || nums.some((k) => typeof x[k] !== 'number') || typeof x.holding !== 'boolean' || !chan(x.w) || !chan(x.a)) {
+      throw new Error('DescentController.loadState: expected {w, a, clock, held, holds, holding, accRef, accCount, accEma}');
+    }
+    this.s = { ...(x as DescentControllerState), w: { ...x.w! }, a: { ...x.a! } };
+  }
+}

@@ -1,0 +1,34 @@
+// Rebuilds the model a checkpoint describes: the architecture from its card and, for a
+// quantized checkpoint, the same quantize() options, so the state dict loads strictly.
+import { Tensor } from '../engine';
+import { createModel, Model } from '../models';
+import { quantize, QuantizeOptions } from '../quant';
+import { ModelCard, loadModelFile } from './checkpoint';
+
+export interface QuantCard { options: QuantizeOptions }
+
+export function quantOf(card: ModelCard): QuantCard | null {
+  const q = card.quant as QuantCard | undefined;
+  return q && typeof q === 'object' && q.options ? q : null;
+}
+
+export function buildModel(card: ModelCard): Model {
+  const model = createModel(card.model, card.args);
+  const q = quantOf(card);
+  if (q) quantize(model, q.options);
+  return model;
+}
+
+/** Loads a checkpoint into a freshly built model; the file's tensors are freed. */
+export function loadModel(file: string): { model: Model; card: ModelCard } {
+  const { state, card } = loadModelFile(file);
+  const model = buildModel(card);
+  try {
+    model.loadStateDict(state, { strict: true });
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  } finally {
+    for (const t of Object.values(state) as Tensor[]) t.dispose();
+  }
+  return { model, card };
+}

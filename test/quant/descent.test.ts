@@ -1,0 +1,147 @@
+// The planned descent: the planner's phases and refusals, the planned trajectory, and the
+// controller closing the loop on a toy distillation problem (real quantizers, penalty, RAdam).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tensor, scope, manualSeed, noGrad, F } from '../../src/engine';
+import { Sequential, Linear, ReLU } from '../../src/nn';
+import { RAdam } from '../../src/optim';
+import {
+  planDescent, plannedBits, convergenceBits, describePlan, BudgetError, DescentController, quantize, calibrate, bitPenalty,
+  quantizerBits, bitsSummary,
+} from '../../src/quant';
+import { plannedQuantizerLr } from '../../src/train';
+
+test('planner: warm-up, descent to descent·total, recovery; the default warm-up is 5% of the run', () => {
+  const p = planDescent({ totalSteps: 4300, startBits: 10, minTarget: 1 });
+  assert.deepEqual(p, { totalSteps: 4300, warmupSteps: 215, descentEnd: 1720, recoverySteps: 2580, startBits: 10, shape: 'ease-out' });
+  const q = planDescent({ totalSteps: 1000, startBits: 8, minTarget: 4, warmupSteps: 0, descent: 0.5, shape: 'linear' });
+  assert.deepEqual([q.warmupSteps, q.descentEnd, q.recoverySteps], [0, 500, 500]);
+  const text = describePlan(p, 430, 'W1A1');
+  assert.match(text, /^plan: 4300 steps \(10\.0 epochs × 430 steps\)/);
+  assert.match(text, /descent   steps 216–1720 \(epoch 4\.0\): 10 bits → W1A1 \(ease-out\)/);
+  assert.match(text, /recovery  steps 1721–4300/);
+});
+
+test('planner: a budget too short for the target is refused before training, saying what to change', () => {
+  // 1,000 images at batch 128 for one epoch: 8 steps cannot descend 9 bits.
+  assert.throws(() => planDescent({ totalSteps: 8, startBits: 10, minTarget: 1 }),
+    (e: Error) => e instanceof BudgetError && /^budget too short: the descent from 10 to 1 bits needs at least 90 steps \(≤ 0\.1 bits per step\), this run has 3 \(steps 1–3 of 8\); give about 225 steps or more/.test(e.message));
+  // W4A4 needs 60 steps: 200 steps (descent ends at 80) is enough, 150 (ends at 60, after 8 warm-up) is not.
+  assert.doesNotThrow(() => planDescent({ totalSteps: 200, startBits: 10, minTarget: 4 }));
+  assert.throws(() => planDescent({ totalSteps: 150, startBits: 10, minTarget: 4 }), BudgetError);
+  assert.throws(() => planDescent({ totalSteps: 1000, startBits: 10, minTarget: 2, descent: 0.9 }), /descent 0\.9 leaves 100 of 1000 steps to recover, under the 20% minimum/);
+  assert.throws(() => planDescent({ totalSteps: 1000, startBits: 10, minTarget: 2, descent: 1.2 }), /descent must be a fraction in \(0, 1\), got 1\.2/);
+  assert.throws(() => planDescent({ totalSteps: 1000, startBits: 10, minTarget: 2, shape: 'cubic' as never }), /unknown shape 'cubic'/);
+});
+
+test('planned bits: start bits through the warm-up, just under the convergence threshold at descentEnd, then the target', () => {
+  const lin = planDescent({ totalSteps: 1000, startBits: 10, minTarget: 2, warmupSteps: 100, descent: 0.5, shape: 'linear' });
+  const eo = { ...lin, shape: 'ease-out' as const };
+  // B < log2(⌊2^T⌋ + ½) ⇔ at most 2^T levels: 2 bits → log2(4.5), 1 → log2(2.5), 4 → log2(16.5).
+  assert.equal(convergenceBits(2), Math.log2(4.5));
+  assert.equal(convergenceBits(1), Math.log2(2.5));
+  assert.equal(convergenceBits(2.5), Math.log2(5.5));
+  const end2 = Math.log2(4.5) - 0.05;
+  assert.equal(plannedBits(lin, 50, 2), 10);
+  assert.ok(Math.abs(plannedBits(lin, 300, 2) - (end2 + (10 - end2) * 0.5)) < 1e-12);
+  assert.ok(Math.abs(plannedBits(eo, 300, 2) - (end2 + (10 - end2) * 0.25)) < 1e-12);
+  assert.ok(Math.abs(plannedBits(lin, 499, 2) - (end2 + (10 - end2) / 400)) < 1e-12);
+  assert.equal(plannedBits(lin, 500, 2), 2);
+  assert.equal(plannedBits(eo, 900, 4), 4);
+  // A per-layer target at or above the start bits is held at the target.
+  assert.equal(plannedBits(lin, 300, 12), 12);
+});
+
+test('controller: t rises while a quantizer lags, falls slowly when none does; the guard holds the plan and releases it', () => {
+  const plan = planDescent({ totalSteps: 1000, startBits: 10, minTarget: 2, warmupSteps: 10, descent: 0.5 });
+  const c = new DescentController({ plan, holdDrop: 0.2 });
+  for (let s = 1; s <= 10; s++) c.update(s, { lagW: 5, lagA: 5, acc: 0.9 });
+  assert.equal(c.tw, 0, 'no penalty in the warm-up');
+  assert.ok(Math.abs(c.accuracyReference - 0.9) < 1e-12);
+  c.update(11, { lagW: 1, lagA: -1, acc: 0.9 });
+  assert.ok(Math.abs(c.tw - Math.exp(0.1)) < 1e-12, `weights lag: t_w = t0·e^gain, got ${c.tw}`);
+  assert.ok(Math.abs(c.ta - Math.exp(-0.025)) < 1e-12, `activations ahead: t_a = t0·e^(−gain/4), got ${c.ta}`);
+  const before = c.tw;
+  c.update(12, { lagW: 1.5, lagA: -Infinity, acc: 0.9 });
+  assert.ok(Math.abs(c.tw - before * Math.exp(0.1)) < 1e-12, 'lag growing: t_w rises again');
+  c.update(13, { lagW: 0.5, lagA: -Infinity, acc: 0.9 });
+  assert.ok(Math.abs(c.tw - before * Math.exp(0.1)) < 1e-12, 'lag shrinking (catching up): t_w held, no wind-up');
+  const w = c.tw;
+  c.update(14, { lagW: 0.02, lagA: -Infinity, acc: 0.9 });
+  assert.equal(c.tw, w, 'within tolerance: t_w stays');
+  assert.equal(c.clock, 14);
+  // The running accuracy falls 0.5 below the warm-up level: after enough steps the plan holds.
+  let s = 15;
+  while (!c.holding && s < 200) c.update(s++, { lagW: 0, lagA: 0, acc: 0.4 });
+  assert.ok(c.holding && c.holds === 1, `held by step ${s}`);
+  const clock = c.clock;
+  c.update(s++, { lagW: 0, lagA: 0, acc: 0.4 });
+  assert.equal(c.clock, clock, 'the clock stops while held');
+  while (c.holding && s < 400) c.update(s++, { lagW: 0, lagA: 0, acc: 0.95 });
+  assert.ok(!c.holding && c.clock > clock, 'released once the accuracy is back');
+  const r = new DescentController({ plan });
+  r.loadState(JSON.parse(JSON.stringify(c.state())));
+  assert.deepEqual(r.state(), c.state());
+  assert.throws(() => r.loadState({ clock: 1 }), /DescentController.loadState: expected/);
+});
+
+test('controller: the guard holds at most maxHold steps in all', () => {
+  const plan = planDescent({ totalSteps: 1000, startBits: 10, minTarget: 2, warmupSteps: 10, descent: 0.5 });
+  const c = new DescentController({ plan, maxHold: 30 });
+  for (let s = 1; s <= 10; s++) c.update(s, { lagW: 0, lagA: 0, acc: 0.9 });
+  for (let s = 11; s <= 300; s++) c.update(s, { lagW: 0, lagA: 0, acc: 0.1 });
+  assert.equal(c.held, 30);
+  assert.equal(c.clock, 300 - 30);
+});
+
+test('closed loop on a toy distillation: the bits follow the plan and reach W2A2 at the planned step (±10%)', () => {
+  manualSeed(0);
+  scope(() => {
+    const teacher = new Sequential(new Linear(16, 32), new ReLU(), new Linear(32, 32), new ReLU(), new Linear(32, 4));
+    const student = new Sequential(new Linear(16, 32), new ReLU(), new Linear(32, 32), new ReLU(), new Linear(32, 4));
+    student.loadStateDict(teacher.stateDict());
+    quantize(student, { wBits: 2, aBits: 2, layers: { 2: {}, 4: {} } });
+    const data = Array.from({ length: 8 }, () => Tensor.randn([64, 16]).keep());
+    calibrate(student, data.map((x) => ({ x, y: Tensor.zeros([64], 'int64') })), { startBits: 10 });
+    const plan = planDescent({ totalSteps: 800, startBits: 10, minTarget: 2, warmupSteps: 40, descent: 0.4 });
+    const ctl = new DescentController({ plan });
+    const named = student.namedParameters();
+    const opt = new RAdam([
+      { params: named.filter(([n]) => !n.includes('_quant.')).map(([, p]) => p), lr: 1e-3 },
+      { params: named.filter(([n]) => n.includes('_quant.')).map(([, p]) => p), lr: plannedQuantizerLr(plan, 10, 2) },
+    ], { lr: 1e-3 });
+    let reached: number | null = null;
+    const worst: number[] = [];
+    for (let s = 1; s <= plan.totalSteps; s++) {
+      scope(() => {
+        const x = data[s % data.length];
+        const target = noGrad(() => teacher.forward(x));
+        const task = F.mseLoss(student.forward(x), target);
+        const pen = bitPenalty(student, { targetOf: (t) => ctl.planned(t) });
+        const c = Math.max(task.item(), 1e-3);
+        const loss = task.add(pen.mw.mul(pen.pw).mul(ctl.tw * c).add(pen.ma.mul(pen.pa).mul(ctl.ta * c)));
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+        ctl.update(s, { lagW: pen.lagW.item(), lagA: pen.lagA.item(), acc: 1 });
+        if (s > plan.warmupSteps) {
+          const bits = quantizerBits(student);
+          const planned = ctl.planned(2);
+          if (s <= plan.descentEnd) worst.push(Math.max(...bits.map((b) => b.bitsMax)) - planned);
+          if (reached === null && bitsSummary(bits).converged) reached = s;
+        }
+      });
+    }
+    assert.ok(reached !== null, 'reached W2A2');
+    assert.ok(Math.abs((reached as number) - plan.descentEnd) <= 0.1 * plan.descentEnd, `reached at ${reached}, planned ${plan.descentEnd}`);
+    // Following, not racing: after a start-up of 15% of the descent (t rising from t0, RAdam's
+    // rectification) the worst quantizer stays within ¼ bit of the plan and never ½ bit ahead.
+    const tail = worst.slice(Math.round(0.15 * (plan.descentEnd - plan.warmupSteps)));
+    assert.ok(Math.max(...tail) < 0.25, `lags the plan by up to ${Math.max(...tail).toFixed(3)} bits`);
+    assert.ok(Math.min(...tail) > -0.5, `runs ahead of the plan by ${(-Math.min(...tail)).toFixed(3)} bits`);
+    assert.ok(bitsSummary(quantizerBits(student)).converged, 'still converged at the end');
+    for (const x of data) x.dispose();
+    teacher.dispose();
+    student.dispose();
+  });
+});
