@@ -4,6 +4,7 @@ import { Tensor } from '../engine';
 import { createModel, Model } from '../models';
 import { quantize, QuantizeOptions } from '../quant';
 import { ModelCard, loadModelFile } from '../train';
+import { isPackedFile, readPackedState } from '../export/packed-format';
 
 export interface QuantCard { options: QuantizeOptions }
 
@@ -19,9 +20,9 @@ export function buildModel(card: ModelCard): Model {
   return model;
 }
 
-/** Loads a checkpoint into a freshly built model; the file's tensors are freed. */
+/** Loads a checkpoint (or a packed file) into a freshly built model; the file's tensors are freed. */
 export function loadModel(file: string): { model: Model; card: ModelCard } {
-  const { state, card } = loadModelFile(file);
+  const { state, card } = isPackedFile(file) ? readPackedState(file) : loadModelFile(file);
   const model = buildModel(card);
   try {
     model.loadStateDict(state, { strict: true });
