@@ -10,6 +10,7 @@ import { registerEval } from './eval';
 import { registerQuantize } from './quantize';
 import { registerReport } from './report';
 import { registerInfo } from './info';
+import { registerImport } from './import';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerReport(program);
   registerInfo(program);
+  registerImport(program);
   return program;
 }
 

@@ -3,3 +3,5 @@ export { PACKED_FORMAT, PACKED_VERSION, PackedLayer, PackedHeader, isPackedFile,
 export { savePacked, loadPacked, exportPacked, packedSizes, PackedExport, PackedLayerSize } from './packed';
 export { modelInfo, formatInfo, ModelInfo, LayerInfo } from './info';
 export { readOnnxSummary, OnnxSummary, OnnxInitializer } from './onnx-summary';
+export { importStateDict, readStateDict, stateDictMismatch, ImportOptions } from './import';
+export { readTorchStateDict } from './torch-pt';
