@@ -28,7 +28,19 @@ function run(cmd, args, { quiet = false } = {}) {
 
 // Fails fast, with one line naming the fix, when libtorch is absent.
 run(process.execPath, [path.join(root, 'scripts', 'libtorch.js'), '--check'], { quiet: true });
-const gyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
+// Our devDependency in a checkout; installed as a dependency, the node-gyp npm itself ships
+// (npm passes its path to install scripts as npm_config_node_gyp).
+function findGyp() {
+  try {
+    return require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
+  } catch {
+    const npmGyp = process.env.npm_config_node_gyp;
+    if (npmGyp && fs.existsSync(npmGyp)) return npmGyp;
+    process.stderr.write('gdnsq: node-gyp not found (run the build from npm, or npm install node-gyp)\n');
+    process.exit(1);
+  }
+}
+const gyp = findGyp();
 // Re-configure only when the build files are missing or the libtorch location changed.
 const stamp = path.join(root, 'build', 'libtorch.stamp');
 const want = `${process.env.LIBTORCH ?? 'system'} portable=${process.env.GDNSQ_PORTABLE ?? ''}\n${fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8')}`;

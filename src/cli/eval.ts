@@ -45,7 +45,7 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('evaluate a checkpoint on the test split (and verify a quantized one)')
-    .requiredOption('--checkpoint <file>', 'a .safetensors model file written by gdnsq')
+    .requiredOption('--checkpoint <file>', 'a .safetensors model file written by gdnsq (a checkpoint or a packed file)')
     .option('--dataset <name>', `dataset (default: the checkpoint's; ${DATASET_NAMES.join(', ')})`, oneOf('--dataset', DATASET_NAMES))
     .option('--data-dir <dir>', 'folder with the dataset files')
     .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 500)

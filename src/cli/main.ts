@@ -9,6 +9,8 @@ import { registerTrain } from './train';
 import { registerEval } from './eval';
 import { registerQuantize } from './quantize';
 import { registerReport } from './report';
+import { registerInfo } from './info';
+import { registerImport } from './import';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerEval(program);
   registerBench(program);
   registerReport(program);
+  registerInfo(program);
+  registerImport(program);
   return program;
 }
 

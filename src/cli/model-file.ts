@@ -1,2 +1,3 @@
-// The CLI's checkpoint loader: every format a command accepts, by what the file is.
-export { buildModel, loadModel, quantOf, QuantCard } from '../train/model-file';
+// The CLI's model loader: every format a command accepts, by what the file is.
+export { buildModel, quantOf, QuantCard } from '../train/model-file';
+export { loadModel } from '../export/load';

@@ -24,7 +24,10 @@ export const packageRoot = findRoot();
 function load(): NativeAddon {
   const file = path.join(packageRoot, 'build', 'Release', 'gdnsq_native.node');
   if (!fs.existsSync(file)) {
-    throw new Error(`gdnsq: native addon not built (${file} is missing): run \`npm run build\``);
+    // Installed as a dependency, scripts/install.js left the reason the build did not happen.
+    const reason = path.join(packageRoot, 'build', 'install-error.txt');
+    if (fs.existsSync(reason)) throw new Error(`gdnsq: ${fs.readFileSync(reason, 'utf8').trim()}`);
+    throw new Error(`gdnsq: native addon not built (${file} is missing): run \`npm run build\` (installed as a dependency: \`npm rebuild gdnsq\`)`);
   }
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   return require(file) as NativeAddon;

@@ -144,7 +144,7 @@ function parseHeader(buf: Buffer, where: string): { entries: Entry[]; metadata: 
 }
 
 /** Exact float16 → float32 (subnormals, infinities and NaN included). */
-function halfToFloat(bits: Uint16Array): Float32Array {
+export function halfToFloat(bits: Uint16Array): Float32Array {
   const out = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) {
     const h = bits[i];
@@ -158,7 +158,7 @@ function halfToFloat(bits: Uint16Array): Float32Array {
   return out;
 }
 
-function bfloatToFloat(bits: Uint16Array): Float32Array {
+export function bfloatToFloat(bits: Uint16Array): Float32Array {
   const wide = new Uint32Array(bits.length);
   for (let i = 0; i < bits.length; i++) wide[i] = bits[i] << 16;
   return new Float32Array(wide.buffer);

@@ -10,7 +10,7 @@ import { Model } from '../models';
 import { RAdam, radamRectification } from '../optim';
 import {
   quantize, calibrate, quantizerBits, bitsSummary, resetObservedCodes, GdnsqObjective, GdnsqLrSchedule, noiseAwareMetric,
-  QuantizeOptions, QuantizeReport, DistillLoss, AnnealMode, DescentPlan, DescentShape, planDescent, describePlan,
+  QuantizeOptions, QuantizeReport, DistillLoss, AnnealMode, DescentPlan, DescentShape, planDescent, describePlan, BudgetError,
   DescentController, QuantizerBits,
 } from '../quant';
 import { ModelCard } from './checkpoint';
@@ -89,15 +89,33 @@ export function layerBits(entries: QuantizerBits[]): Record<string, { target: nu
 
 /**
  * The quantizer-parameter LR a plan needs: an Adam-type step moves a log2 parameter by about
- * lr·(RAdam's rectification) per step, so 2.5× the plan's mean rate divided by the mean
- * rectification over the descent leaves room for noisy gradients; within [0.01, 0.2].
+ * lr·(RAdam's rectification) per step, and the rectification is small in the first hundreds of
+ * steps (0.2 at step 100), so 2.5× the plan's mean rate over the mean rectification of the
+ * descent steps, which leaves room for noisy gradients. Not clamped: see QLR_MAX.
  */
 export function plannedQuantizerLr(plan: DescentPlan, startBits: number, minTarget: number): number {
   const len = Math.max(1, plan.descentEnd - plan.warmupSteps);
   let rect = 0;
   for (let k = plan.warmupSteps + 1; k <= plan.descentEnd; k++) rect += radamRectification(k);
   const mean = Math.max(0, startBits - minTarget) / len;
-  return Math.min(0.2, Math.max(0.01, (2.5 * mean) / Math.max(rect / len, 0.05)));
+  return Math.max(0.01, (2.5 * mean) / Math.max(rect / len, 0.02));
+}
+
+// The largest quantizer LR the recipe uses, and the need beyond which the plan is refused
+// (between the two the descent may lag its plan a little).
+const QLR_MAX = 0.2, QLR_REFUSE = 0.4;
+
+function checkFeasible(plan: DescentPlan, startBits: number, minTarget: number, stepsPerEpoch: number, epochs: number, planAt: (epochs: number) => DescentPlan | null): void {
+  const need = plannedQuantizerLr(plan, startBits, minTarget);
+  if (need <= QLR_REFUSE) return;
+  let more = epochs + 1;
+  for (; more < 100 * epochs; more++) {
+    const p = planAt(more);
+    if (p && plannedQuantizerLr(p, startBits, minTarget) <= QLR_REFUSE) break;
+  }
+  throw new BudgetError(`budget too short: descending from ${startBits} to ${minTarget} bits in steps ${plan.warmupSteps + 1}–${plan.descentEnd} ` +
+    `would need a quantizer LR of ${need.toFixed(2)} (the optimizer moves slowly in its first hundreds of steps; at most ${QLR_REFUSE} is workable): ` +
+    `give about ${more} epochs of ${stepsPerEpoch} steps (or a smaller batch), or a later --descent`);
 }
 
 interface HookState { objective: unknown; lr: unknown; controller: unknown; converged: boolean; everConverged: boolean; reachedStep: number | null }
@@ -149,11 +167,15 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   let qlr = o.qlr ?? 1e-2;
   const targetText = `W${o.quantize.wBits}A${o.quantize.aBits}${o.quantize.layers ? ' (+ per-layer targets)' : ''}`;
   if (schedule === 'planned') {
-    plan = planDescent({ totalSteps, startBits, minTarget, warmupSteps, descent: o.descent, shape: o.shape });
+    const planAt = (e: number): DescentPlan => planDescent({
+      totalSteps: e * stepsPerEpoch, startBits, minTarget, warmupSteps: o.warmupSteps ?? Math.round(0.05 * e * stepsPerEpoch), descent: o.descent, shape: o.shape,
+    });
+    plan = planAt(epochs);
+    checkFeasible(plan, startBits, minTarget, stepsPerEpoch, epochs, (e) => { try { return planAt(e); } catch { return null; } });
     controller = new DescentController({ plan, holdDrop: o.holdDrop });
     const c = controller;
     objective.targetOf = (t) => c.planned(t);
-    if (o.qlr === undefined) qlr = plannedQuantizerLr(plan, startBits, minTarget);
+    if (o.qlr === undefined) qlr = Math.min(QLR_MAX, plannedQuantizerLr(plan, startBits, minTarget));
     say(describePlan(plan, stepsPerEpoch, targetText));
   } else {
     say(`schedule kappa: t += lr·κ = ${lr * (o.kappa ?? 2)} per step after ${warmupSteps} warm-up steps (${totalSteps} steps, ${epochs} epochs)`);

@@ -19,16 +19,22 @@ export function buildModel(card: ModelCard): Model {
   return model;
 }
 
-/** Loads a checkpoint into a freshly built model; the file's tensors are freed. */
-export function loadModel(file: string): { model: Model; card: ModelCard } {
-  const { state, card } = loadModelFile(file);
+/** Builds the model a card describes and loads `state` into it strictly; the tensors are freed. */
+export function modelFromState(file: string, state: Record<string, Tensor>, card: ModelCard): { model: Model; card: ModelCard } {
   const model = buildModel(card);
   try {
     model.loadStateDict(state, { strict: true });
   } catch (e) {
+    model.dispose();
     throw new Error(`${file}: ${(e as Error).message}`);
   } finally {
     for (const t of Object.values(state) as Tensor[]) t.dispose();
   }
   return { model, card };
+}
+
+/** Loads a checkpoint into a freshly built model; the file's tensors are freed. */
+export function loadModel(file: string): { model: Model; card: ModelCard } {
+  const { state, card } = loadModelFile(file);
+  return modelFromState(file, state, card);
 }
