@@ -2,3 +2,4 @@ export * from './run';
 export * from './plots';
 export * from './markdown';
 export * from './write-report';
+export * from './descent';

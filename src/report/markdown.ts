@@ -45,7 +45,7 @@ function quantizeReport(run: Run, plots: string[]): string[] {
   const wa = s?.wbits !== undefined ? `W${s.wbits}A${s.abits}` : '';
   const out = [`# GDNSQ ${wa} quantization: \`${path.basename(path.resolve(run.dir))}\``, ''];
   if (s) {
-    out.push(`Fine-tuned \`${s.teacher}\` on ${s.dataset} with the ${s.method} method and ${s.loss} distillation loss; `
+    out.push(`Fine-tuned \`${typeof s.teacher === 'object' && s.teacher ? `${s.teacher.file}\` (SHA-256 ${s.teacher.sha256.slice(0, 12)}…)` : `${s.teacher}\``} on ${s.dataset} with the ${s.method} method and ${s.loss} distillation loss; `
       + `${s.epochs_run} epochs, ${s.steps} steps, ${duration(s.wall_seconds)}. Checkpoint: \`${s.checkpoint}\`.`, '');
     out.push(...settingsLine(s.settings));
     if (s.fp_layers?.length) out.push(`Kept in floating point: ${s.fp_layers.map((l) => `\`${l.name}\` (${l.reason})`).join(', ')}.`, '');

@@ -110,9 +110,11 @@ export function trainingSpec(run: Run): TopLevelSpec {
   const panels = [linePanel('Top-1 accuracy', 'epoch', 'top-1 (%)',
     [...epochSeries(run, 'train_top1', 'train (noisy)', pct), ...epochSeries(run, 'val_top1', 'validation', pct)], rules)];
   const steps = [...run.steps].sort((a, b) => a.step - b.step);
-  const stepPoints = (f: 'loss' | 't', series: string): Point[] => steps.filter((s) => typeof s[f] === 'number').map((s) => ({ x: s.step, y: s[f] as number, series }));
+  const stepPoints = (f: 'loss' | 't' | 'tw' | 'ta', series: string): Point[] => steps.filter((s) => typeof s[f] === 'number').map((s) => ({ x: s.step, y: s[f] as number, series }));
   const loss = stepPoints('loss', 'task loss');
-  const temp = stepPoints('t', 'temperature t');
+  // The planned descent steers one temperature per group (tw, ta); the reference schedule has t.
+  const split = steps.some((x) => typeof x.tw === 'number');
+  const temp = split ? [...stepPoints('tw', 'weights t_w'), ...stepPoints('ta', 'activations t_a')] : stepPoints('t', 'temperature t');
   if (loss.length) panels.push(linePanel('Task (distillation) loss', 'step', 'loss', loss));
   if (temp.length) panels.push(linePanel('Penalty temperature', 'step', 't', temp));
   return concat('GDNSQ fine-tuning', panels);

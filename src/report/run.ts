@@ -9,7 +9,7 @@ import { MetricsLog } from '../train/metrics-log';
 export interface LayerBits { target: number; bits: number; true: number }
 
 /** `kind:"step"` records of quantize runs (every --log-every steps). */
-export interface StepRecord { step: number; loss?: number; t?: number; lr?: number; layers?: Record<string, LayerBits> }
+export interface StepRecord { step: number; loss?: number; t?: number; tw?: number; ta?: number; lr?: number; layers?: Record<string, LayerBits> }
 
 /** Epoch records of both run kinds; quantize runs add `kind:"epoch"`, convergence and layers. */
 export interface EpochRecord {
@@ -20,7 +20,8 @@ export interface EpochRecord {
 /** summary.json of either kind; which fields are present tells the kind. */
 export interface Summary {
   // quantize runs
-  teacher?: string; wbits?: number; abits?: number; method?: string; loss?: string; fp_top1?: number; quant_top1?: number;
+  teacher?: string | { file: string; sha256: string } | null; schedule?: string; planned_step?: number | null; reached_step?: number | null;
+  holds?: number; wbits?: number; abits?: number; method?: string; loss?: string; fp_top1?: number; quant_top1?: number;
   delta_pt?: number; converged?: boolean; wbits_max?: number; abits_max?: number; steps?: number; wall_seconds?: number;
   settings?: Record<string, unknown>; fp_layers?: { name: string; reason: string }[]; layers?: Record<string, LayerBits>;
   // train runs
