@@ -8,5 +8,5 @@ cd "$(dirname "$0")/../.."
 out=${1:-runs/w2a2}
 ./bin/gdnsq quantize --teacher models/resnet20-fashion-mnist.safetensors --wbits 2 --abits 2 \
   --epochs 20 --out "$out"
-./bin/gdnsq eval --checkpoint "$(node -p "require('./$out/summary.json').checkpoint")"
+./bin/gdnsq eval --checkpoint "$out/$(node -p "require('./$out/summary.json').checkpoint")"
 ./bin/gdnsq report --run "$out"

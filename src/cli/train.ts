@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { F, setNumThreads, manualSeed, getNumThreads } from '../engine';
-import { DATASET_NAMES, DatasetName, loadDataset, splitTrainVal, slice, BatchLoader } from '../data';
+import { DATASET_NAMES, DatasetName, loadDataset, splitTrainVal, slice, BatchLoader, defaultValSize, defaultHflip } from '../data';
 import { createModel, MODEL_NAMES } from '../models';
 import { SGD, Adam, AdamW, RAdam, Schedule, schedules } from '../optim';
 import { Trainer, evaluate, ModelCard, loadModelFile } from '../train';
@@ -16,7 +16,7 @@ interface TrainOpts {
   model: string; dataset: DatasetName; dataDir?: string; epochs: number; batchSize: number;
   lr: number; optimizer: (typeof OPTIMIZERS)[number]; momentum: number; nesterov: boolean;
   weightDecay: number; schedule: (typeof SCHEDULES)[number]; warmupSteps: number; seed: number;
-  threads?: number; cropPadding: number; hflip: boolean; valSize: number; valSplit: 'tail' | 'random';
+  threads?: number; cropPadding: number; hflip?: boolean; valSize?: number; valSplit: 'tail' | 'random';
   out: string; resume: boolean; patience?: number; progress: boolean; trainLimit?: number;
 }
 
@@ -34,14 +34,16 @@ export async function runTrain(o: TrainOpts): Promise<void> {
   if (o.threads) setNumThreads(o.threads);
   manualSeed(o.seed);
   const data = loadDataset(o.dataset, { dataDir: o.dataDir });
-  const split = splitTrainVal(data.train, o.valSize, { seed: o.seed, mode: o.valSplit });
+  const valSize = o.valSize ?? defaultValSize(data.train.n);
+  const hflip = o.hflip ?? defaultHflip(o.dataset);
+  const split = splitTrainVal(data.train, valSize, { seed: o.seed, mode: o.valSplit });
   const val = split.val;
   const train = o.trainLimit ? slice(split.train, 0, Math.min(o.trainLimit, split.train.n)) : split.train;
   const normalize = { mean: data.info.mean, std: data.info.std };
   const model = createModel(o.model, { inChannels: train.channels, numClasses: train.numClasses });
   const card: ModelCard = {
     model: o.model, args: { ...model.config }, dataset: o.dataset, normalize,
-    train: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, optimizer: o.optimizer, weightDecay: o.weightDecay, schedule: o.schedule, seed: o.seed, valSize: o.valSize, valSplit: o.valSplit, cropPadding: o.cropPadding, hflip: o.hflip },
+    train: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, optimizer: o.optimizer, weightDecay: o.weightDecay, schedule: o.schedule, seed: o.seed, valSize, valSplit: o.valSplit, cropPadding: o.cropPadding, hflip },
   };
   const params = model.parameters();
   const optimizer = (() => {
@@ -52,7 +54,7 @@ export async function runTrain(o: TrainOpts): Promise<void> {
       default: return new RAdam(params, { lr: o.lr, weightDecay: o.weightDecay });
     }
   })();
-  const trainLoader = new BatchLoader({ dataset: train, batchSize: o.batchSize, shuffle: true, seed: o.seed, normalize, augment: { cropPadding: o.cropPadding, hflip: o.hflip } });
+  const trainLoader = new BatchLoader({ dataset: train, batchSize: o.batchSize, shuffle: true, seed: o.seed, normalize, augment: { cropPadding: o.cropPadding, hflip } });
   const valLoader = val.n > 0 ? new BatchLoader({ dataset: val, batchSize: 500, normalize }) : undefined;
   const schedule = makeSchedule(o, o.epochs * trainLoader.batchesPerEpoch);
   const trainer = new Trainer({
@@ -78,7 +80,7 @@ export async function runTrain(o: TrainOpts): Promise<void> {
   const summary = {
     model: o.model, dataset: o.dataset, epochs_run: res.state.epoch, best_epoch: res.bestEpoch + 1,
     val_top1: res.best, test_top1: test.top1, test_top5: test.top5, test_loss: test.loss,
-    train_seconds: res.state.seconds, checkpoint: path.resolve(trainer.bestPath),
+    train_seconds: res.state.seconds, checkpoint: path.basename(trainer.bestPath),
   };
   fs.writeFileSync(path.join(o.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   console.log(JSON.stringify(summary));
@@ -103,8 +105,9 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--threads <n>', 'intra-op threads (default: all cores)', int('--threads', 1))
     .option('--crop-padding <n>', 'random-crop padding in pixels (0: off)', int('--crop-padding'), 2)
-    .option('--no-hflip', 'no random horizontal flip')
-    .option('--val-size <n>', 'validation images taken from the training set', int('--val-size'), 5000)
+    .option('--hflip', 'random horizontal flips (default: on for fashion-mnist and cifar, off for mnist and idx)')
+    .option('--no-hflip', 'no random horizontal flips')
+    .option('--val-size <n>', 'validation images taken from the training set (default 10%, at most 5000)', int('--val-size'))
     .option('--val-split <mode>', 'tail|random', oneOf('--val-split', ['tail', 'random'] as const), 'tail')
     .option('--train-limit <n>', 'use only the first n training images (quick runs)', int('--train-limit', 1))
     .option('--patience <n>', 'early stop after n epochs without improvement', int('--patience', 1))

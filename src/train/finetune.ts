@@ -101,9 +101,11 @@ export function plannedQuantizerLr(plan: DescentPlan, startBits: number, minTarg
   return Math.max(0.01, (2.5 * mean) / Math.max(rect / len, 0.02));
 }
 
-// The largest quantizer LR the recipe uses, and the need beyond which the plan is refused
-// (between the two the descent may lag its plan a little).
-const QLR_MAX = 0.2, QLR_REFUSE = 0.4;
+// The largest quantizer LR the recipe uses, and the need beyond which the plan is refused: 0.75
+// is 0.3 without the 2.5× margin, where even the largest LR would leave the descent far behind
+// its plan (a ResNet-20 plan needing 1.05 reached its W2A2 target 25% late at 0.2, a SmallCNN
+// one needing 0.7 on time). Between the two the descent may lag its plan a little.
+const QLR_MAX = 0.2, QLR_REFUSE = 0.75;
 
 function checkFeasible(plan: DescentPlan, startBits: number, minTarget: number, stepsPerEpoch: number, epochs: number, planAt: (epochs: number) => DescentPlan | null): void {
   const need = plannedQuantizerLr(plan, startBits, minTarget);
