@@ -7,3 +7,4 @@ export * as optim from './optim';
 export * as train from './train';
 export * as quant from './quant';
 export * as report from './report';
+export * as onnx from './export/onnx';

@@ -9,6 +9,7 @@ import { registerTrain } from './train';
 import { registerEval } from './eval';
 import { registerQuantize } from './quantize';
 import { registerReport } from './report';
+import { registerExport } from './export';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerBench(program);
   registerReport(program);
+  registerExport(program);
   return program;
 }
 
