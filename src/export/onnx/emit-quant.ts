@@ -1,20 +1,22 @@
 // Quantizers as standard ONNX ops. Our zero points and activation lower bounds are real-valued
 // and ONNX's are integers, so the real-valued part stays outside the integer ops (exact):
 //   weight:     DequantizeLinear(codes, s, axis 0) → Add(lower)            ŵ = code·s + lo
-//   activation: [Min(hi)] → [Sub(lo)] → QuantizeLinear(s, 0) → DequantizeLinear(s, 0) → [Add(lo)]
+//   activation: Min(hi) → [Sub(lo)] → QuantizeLinear(s, 0) → DequantizeLinear(s, 0) → [Add(lo)]
 // Bit-identical to the fused training op, code = round_half_even((clamp(x, lo, hi) − lo)/s):
 // - QuantizeLinear rounds half to even and divides by the same float32 s = exp2(σ) (ATen's
 //   exp2, as native/src/quantizer.cc); dequantizing is a multiply then an add in both.
 // - The lower clamp is QuantizeLinear's saturation at 0 (round is monotone, so clamping before
-//   or after rounding gives the same code); so is the upper one when the top code
-//   round((hi − lo)/s) is the container's maximum, else Min(x, hi) gives it. Min, not Clip: ORT
-//   (1.30) fuses Clip→QuantizeLinear and throws on a uint4/uint2 zero point while doing so.
+//   or after rounding gives the same code); the upper one is Min(x, hi), always there although
+//   the container's saturation would do when the top code fills it: ORT moves a QuantizeLinear
+//   up across MaxPool and then runs the MaxPool on the integer type (none for uint2/uint4);
+//   Min stops that. Min, not Clip: ORT (1.30) fuses Clip→QuantizeLinear and throws on a
+//   uint4/uint2 zero point while doing so.
 // - The Add(lower) after a weight's DequantizeLinear also keeps ORT from fusing DQ→Conv→Q into
 //   QLinearConv, which has no 2-bit kernel: the graph loads at ORT's default optimization level.
 import { Tensor, noGrad, scope } from '../../engine';
 import { Quantizer } from '../../quant';
 import { GraphBuilder, attr } from './graph-builder';
-import { CONTAINERS, Container, codeBits, containerFor } from './containers';
+import { Container, codeBits, containerFor } from './containers';
 
 export interface QuantizerExport {
   /** Module path of the quantizer (e.g. layer1.0.conv1.weight_quant). */
@@ -69,8 +71,7 @@ export function emitActivation(g: GraphBuilder, q: Quantizer, x: string, name: s
     const top = scope(() => grid.hi.sub(grid.lo).div(grid.sigma.exp2()).round().item());
     const bits = codeBits(top);
     const container = containerFor(bits, opset);
-    let v = x;
-    if (top < 2 ** CONTAINERS[container].bits - 1) v = g.op('Min', [v, g.floats(`${name}_max`, [hi], [])], `${name}_clip`);
+    let v = g.op('Min', [x, g.floats(`${name}_max`, [hi], [])], `${name}_clip`);
     const lower = lo !== 0 ? g.floats(`${name}_lower`, [lo], []) : null;
     if (lower) v = g.op('Sub', [v, lower], `${name}_shift`);
     const step = g.floats(`${name}_step`, [s], []);

@@ -1,0 +1,52 @@
+// The file format side: the vendored schema's descriptor is current, low-bit codes pack first
+// element in the lowest bits (onnx.proto), and `gdnsq export` writes a file that says what it is.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { packCodes, unpackCodes, readOnnx } from '../../src/export/onnx';
+import { saveModelFile } from '../../src/train';
+import { runExport } from '../../src/cli/export';
+import { makeModel, NORM } from './onnx-fixtures';
+
+const root = path.join(__dirname, '..', '..', '..');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdnsq-onnx-cli-'));
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('onnx-descriptor.ts is generated from the vendored onnx.proto', () => {
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'onnx-descriptor.js'), '--check'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test('codes pack first element in the lowest bits and unpack to themselves', () => {
+  assert.deepEqual(Array.from(packCodes([1, 2, 3, 0, 3], 2)), [0b00111001, 0b11]);
+  assert.deepEqual(Array.from(packCodes([0xa, 0x5, 0xf], 4)), [0x5a, 0x0f]);
+  for (const bits of [2, 4, 8]) {
+    const codes = Array.from({ length: 37 }, (_, i) => (i * 5 + 3) % 2 ** bits);
+    assert.deepEqual(unpackCodes(packCodes(codes, bits), bits, codes.length), codes);
+  }
+  assert.throws(() => packCodes([4], 2), /^Error: packCodes: code 4 at index 0 is not in 0\.\.3$/);
+});
+
+test('gdnsq export writes an ONNX file with the portable model card, no machine paths', async () => {
+  const model = makeModel('smallcnn', { wStart: 2, aStart: 2 });
+  const card = { model: 'smallcnn', args: { ...model.config }, dataset: 'fashion-mnist', normalize: NORM, quant: { options: { wBits: 2, aBits: 2 } }, teacher: '/abs/path/teacher.safetensors', run: { out: '/abs/run' } };
+  const ckpt = path.join(dir, 'q.safetensors');
+  saveModelFile(ckpt, model.stateDict(), card);
+  const out = path.join(dir, 'q.onnx');
+  const log = console.log;
+  const lines: string[] = [];
+  console.log = (s: string) => { lines.push(s); };
+  try {
+    const r = await runExport({ checkpoint: ckpt, format: 'onnx', out, batchSize: 500 });
+    assert.equal(r.opset, 25);
+  } finally {
+    console.log = log;
+  }
+  assert.match(lines[0], /q\.onnx: \d+\.\d KiB, opset 25, 4 quantized tensors \(integer types: uint2\)$/);
+  const f = readOnnx(out);
+  assert.deepEqual(f.card, { model: 'smallcnn', args: { ...model.config }, dataset: 'fashion-mnist', normalize: NORM, quant: { options: { wBits: 2, aBits: 2 } } });
+  assert.ok(!fs.readFileSync(out).includes('/abs/'));
+});
