@@ -46,8 +46,8 @@ export class ModelEmitter {
   }
 
   private basicBlock(m: BasicBlock, x: string, path: string): string {
-    const names = ['conv1', 'bn1', 'relu', 'conv2', 'bn2'];
-    const out = this.chain(names.map((n, i) => [n, [m.conv1, m.bn1, m.relu, m.conv2, m.bn2][i]]), x, path);
+    const main: [string, Module][] = [['conv1', m.conv1], ['bn1', m.bn1], ['relu', m.relu], ['conv2', m.conv2], ['bn2', m.bn2]];
+    const out = this.chain(main, x, path);
     const identity = m.downsample ? this.emit(m.downsample, x, join(path, 'downsample')) : x;
     const sum = this.g.op('Add', [out, identity], join(path, 'add'));
     return this.emit(m.relu, sum, join(path, 'relu_out'));
