@@ -14,6 +14,11 @@ for op in 25 21 13; do
 done | strip > $out/node-w2a2.jsonl
 node bin/gdnsq export --checkpoint models/resnet20-fashion-mnist.safetensors --out "$tmp/fp.onnx" --verify --json | strip > $out/node-fp.jsonl
 
+# The ONNX checker, where Debian's python3-onnx is installed (it knows opsets up to 17).
+if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
+  /usr/bin/python3 $out/check.py "$tmp/w2a2-opset13.onnx" "$tmp/fp.onnx" > $out/onnx-checker.txt
+fi
+
 files=("$tmp"/w2a2-opset25.onnx "$tmp"/w2a2-opset21.onnx "$tmp"/w2a2-opset13.onnx)
 for v in 1.19.2 1.22.0 1.24.3; do
   dir=${ORT_VERSIONS_DIR:+$ORT_VERSIONS_DIR/$v}

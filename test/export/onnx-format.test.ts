@@ -30,6 +30,25 @@ test('codes pack first element in the lowest bits and unpack to themselves', () 
   assert.throws(() => packCodes([4], 2), /^Error: packCodes: code 4 at index 0 is not in 0\.\.3$/);
 });
 
+test('models/resnet20-fashion-mnist-w2a2.onnx is the export of the shipped checkpoint', async () => {
+  const out = path.join(dir, 'w2a2.onnx');
+  const log = console.log;
+  console.log = () => {};
+  try {
+    await runExport({ checkpoint: path.join(root, 'models', 'resnet20-fashion-mnist-w2a2.safetensors'), format: 'onnx', out, batchSize: 500 });
+  } finally {
+    console.log = log;
+  }
+  const shipped = fs.readFileSync(path.join(root, 'models', 'resnet20-fashion-mnist-w2a2.onnx'));
+  assert.ok(shipped.equals(fs.readFileSync(out)), 'stale: rerun gdnsq export --checkpoint models/resnet20-fashion-mnist-w2a2.safetensors --out models/resnet20-fashion-mnist-w2a2.onnx');
+});
+
+test('gdnsq export refuses a format it does not write, in one line', () => {
+  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'gdnsq'), 'export', '--checkpoint', 'x.safetensors', '--out', 'x', '--format', 'tflite'], { encoding: 'utf8' });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /^error: option '--format <name>' argument 'tflite' is invalid\. --format must be one of onnx, got 'tflite'\n/);
+});
+
 test('gdnsq export writes an ONNX file with the portable model card, no machine paths', async () => {
   const model = makeModel('smallcnn', { wStart: 2, aStart: 2 });
   const card = { model: 'smallcnn', args: { ...model.config }, dataset: 'fashion-mnist', normalize: NORM, quant: { options: { wBits: 2, aBits: 2 } }, teacher: '/abs/path/teacher.safetensors', run: { out: '/abs/run' } };
