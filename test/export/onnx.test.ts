@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { scope } from '../../src/engine';
 import { Model } from '../../src/models';
 import { quantizedLayers } from '../../src/quant';
-import { exportOnnx, decodeOnnx, gdnsqLogits, unpackCodes, CONTAINERS, Container, DataType } from '../../src/export/onnx';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { exportOnnx, writeOnnx, compareOnnx, decodeOnnx, gdnsqLogits, unpackCodes, CONTAINERS, Container, DataType } from '../../src/export/onnx';
 import { NORM, SIZE, TestQuant, makeModel, ortLogits, pixels } from './onnx-fixtures';
 
 const N = 48;
@@ -54,6 +57,7 @@ const CASES: Case[] = [
   { name: 'resnet8 W3A3 (codes 0..7 in uint4)', arch: 'resnet8', q: { wStart: 3, aStart: 3 }, want: { opset: 21, w: 'uint4', a: 'uint4' } },
   { name: 'resnet8 W2A2 at opset 13 (uint8 fallback)', arch: 'resnet8', q: { wStart: 2, aStart: 2 }, opset: 13, want: { opset: 13, w: 'uint8', a: 'uint8' } },
   { name: 'resnet8 W2A2 at opset 21 (uint4 container)', arch: 'resnet8', q: { wStart: 2, aStart: 2, quantizeShortcuts: true }, opset: 21, want: { opset: 21, w: 'uint4', a: 'uint4' } },
+  { name: 'smallcnn W4A4, quantized fc bias, per-tensor weights', arch: 'smallcnn', q: { wStart: 4, aStart: 4, quantizeLast: true, quantizeBias: true, perChannel: false }, want: { opset: 21, w: 'uint4', a: 'uint4' } },
   { name: 'resnet8 FP', arch: 'resnet8', want: { opset: 13 } },
 ];
 
@@ -63,8 +67,9 @@ for (const c of CASES) {
     const r = exportOnnx(model, { normalize: NORM, opset: c.opset });
     assert.equal(r.opset, c.want.opset);
     const quantized = r.quantizers.filter((q) => q.mode === 'quantized');
-    assert.equal(quantized.length, 2 * quantizedLayers(model).length);
-    for (const q of quantized) assert.equal(q.container, q.role === 'weight' ? c.want.w : c.want.a, q.name);
+    const biases = quantizedLayers(model).filter(([, l]) => l.bias_quant).length;
+    assert.equal(quantized.length, 2 * quantizedLayers(model).length + biases);
+    for (const q of quantized) if (!q.name.endsWith('.bias_quant')) assert.equal(q.container, q.role === 'weight' ? c.want.w : c.want.a, q.name);
     if (c.want.w) checkCodes(model, r.bytes, c.want.w);
     const x = pixels(N, 7);
     const theirs = await ortLogits(r.bytes, x, [N, 1, SIZE, SIZE]);
@@ -86,4 +91,25 @@ test('onnx export: the graph takes pixels and normalizes inside, and says what i
   const ops = new Set(g.node.map((n) => n.op_type));
   for (const op of ops) assert.ok(['Sub', 'Div', 'Conv', 'BatchNormalization', 'Relu', 'MaxPool', 'GlobalAveragePool', 'Flatten', 'Gemm', 'QuantizeLinear', 'DequantizeLinear', 'Add', 'Min'].includes(op), op);
   assert.ok(g.initializer.some((t) => t.data_type === DataType.UINT2));
+});
+
+test('compareOnnx: ORT and gdnsq on a data set give the same top-1 and near logits', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdnsq-onnx-cmp-'));
+  try {
+    const model = makeModel('resnet8', { wStart: 2, aStart: 2 });
+    const file = path.join(dir, 'm.onnx');
+    writeOnnx(file, model, { normalize: NORM });
+    const n = 40;
+    const images = Uint8Array.from(pixels(n, 9), (v) => Math.floor(v * 256));
+    const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
+    const c = await compareOnnx(file, model, { images, labels, n, channels: 1, height: SIZE, width: SIZE, numClasses: 10 }, NORM, { batchSize: 16 });
+    assert.equal(c.n, n);
+    assert.equal(c.opset, 25);
+    assert.equal(c.bytes, fs.statSync(file).size);
+    assert.ok(c.samePredictions >= n - 1, `same predictions ${c.samePredictions}/${n}`);
+    assert.ok(Math.abs(c.top1Onnx - c.top1Gdnsq) <= 1 / n);
+    assert.ok(c.medianAbsLogitDiff < 2e-5 && c.imagesOver1e4 <= 2, JSON.stringify(c));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

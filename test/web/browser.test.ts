@@ -57,6 +57,16 @@ test('the web demo classifies the shipped test images in headless Chromium as gd
     assert.ok(off <= 2, `${off}/${n} images with logits more than 2e-5 apart`);
     assert.ok(other <= 1, `${other}/${n} images with another top-1`);
     assert.equal(r.accuracy, `${correct}/${n} of these test images classified correctly`);
+    // Drawing on the pad classifies the drawing when the pen lifts.
+    await page.click('#clear');
+    assert.equal(await page.textContent('#prediction'), '');
+    const box = (await page.locator('#pad').boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.8, { steps: 12 });
+    await page.mouse.up();
+    await page.waitForFunction('document.getElementById("prediction").textContent !== ""');
+    assert.match((await page.textContent('#prediction'))!, /^(T-shirt\/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot) \(\d+\.\d%\)$/);
     assert.match(r.info, new RegExp(`^model: ${(fs.statSync(file).size / 1024).toFixed(1)} KiB ONNX .*ONNX Runtime Web \\d+\\.\\d+\\.\\d+ \\(WASM, 1 thread\\)$`));
   } finally {
     await browser.close();
