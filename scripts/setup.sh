@@ -22,6 +22,20 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# Optional: Debian's Chromium for the browser test (test/web skips without it).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "gdnsq setup: installing chromium (for the browser test)" >&2
+    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; } ||
+      echo "gdnsq setup: could not install chromium; the browser test will be skipped" >&2
+  else
+    echo "gdnsq setup: the browser test will be skipped (sudo apt-get install -y chromium to run it)" >&2
+  fi
+fi
+
+# onnxruntime-node ships its CPU binaries in the package; its install script would only try to
+# download a CUDA provider (no network here), and playwright-core uses Debian's Chromium.
+export ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 # npm ci when node_modules is absent or older than the lock file.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --ignore-scripts >/dev/null

@@ -8,3 +8,4 @@ export * as train from './train';
 export * as quant from './quant';
 export * as report from './report';
 export * as deploy from './export';
+export * as onnx from './export/onnx';

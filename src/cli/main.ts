@@ -11,6 +11,7 @@ import { registerQuantize } from './quantize';
 import { registerReport } from './report';
 import { registerInfo } from './info';
 import { registerImport } from './import';
+import { registerExport } from './export';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerInfo(program);
   registerImport(program);
+  registerExport(program);
   return program;
 }
 
