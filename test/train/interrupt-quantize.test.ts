@@ -22,7 +22,7 @@ const run = (a: string[]): void => {
 test('quantize: SIGINT mid-epoch then --resume equals the uninterrupted run', async () => {
   run(['train', '--model', 'smallcnn', '--epochs', '1', '--train-limit', '2000', '--val-size', '500', '--threads', '1', '--no-progress', '--out', path.join(dir, 'fp')]);
   const q = (out: string): string[] => ['quantize', '--teacher', path.join(dir, 'fp', 'best.safetensors'), '--epochs', '2', '--train-limit', '2000',
-    '--val-size', '500', '--batch-size', '32', '--warmup-steps', '10', '--descent', '0.75', '--threads', '1', '--out', out];
+    '--val-size', '500', '--batch-size', '16', '--warmup-steps', '10', '--descent', '0.75', '--start-bits', '8', '--threads', '1', '--out', out];
   run([...q(path.join(dir, 'straight')), '--no-progress']);
 
   const out = path.join(dir, 'split');
@@ -31,7 +31,7 @@ test('quantize: SIGINT mid-epoch then --resume equals the uninterrupted run', as
   const code = await new Promise<number | null>((resolve) => {
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
-      if (/W2A2 epoch 1\/2 \d+\/63/.test(err) && !child.killed) child.kill('SIGINT');
+      if (/W2A2 epoch 1\/2 \d+\/125/.test(err) && !child.killed) child.kill('SIGINT');
     });
     child.on('exit', resolve);
   });

@@ -7,7 +7,18 @@ import { Model } from '../../models';
 import { readOnnx } from './read';
 import { ONNX_INPUT, ONNX_OUTPUT } from './export';
 
-type Ort = typeof import('onnxruntime-node');
+// The slice of onnxruntime-node's API used here, typed locally: the package is optional, so the
+// published .d.ts files must not refer to its types (a user without it could not compile).
+export interface OrtTensor { data: ArrayLike<number> | Float32Array; dims: readonly number[] }
+export interface OrtSession {
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+export interface Ort {
+  InferenceSession: { create(model: string | Uint8Array, options?: { logSeverityLevel?: number }): Promise<OrtSession> };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
+  env: { versions: { common: string } };
+}
 
 export interface OnnxComparison {
   n: number;
@@ -37,7 +48,7 @@ export function loadOrt(): Ort {
 }
 
 /** An ONNX Runtime session at default options; a file ORT refuses is named in one line. */
-export async function createSession(ort: Ort, file: string): Promise<import('onnxruntime-node').InferenceSession> {
+export async function createSession(ort: Ort, file: string): Promise<OrtSession> {
   try {
     // Default options (as a user would load it); ORT's own error log is silenced, its message is rethrown as one line.
     return await ort.InferenceSession.create(file, { logSeverityLevel: 4 });
