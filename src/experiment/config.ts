@@ -58,6 +58,7 @@ type Check = (v: unknown) => string | null;
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const num = (min: number, strict = true): Check => (v) => (isNum(v) && (strict ? v > min : v >= min) ? null : `must be a number ${strict ? '>' : '≥'} ${min}`);
 const int = (min: number): Check => (v) => (Number.isInteger(v) && (v as number) >= min ? null : `must be an integer ≥ ${min}`);
+const anyNum: Check = (v) => (isNum(v) ? null : 'must be a number');
 const frac: Check = (v) => (isNum(v) && v > 0 && v < 1 ? null : 'must be a fraction in (0, 1)');
 const bool: Check = (v) => (typeof v === 'boolean' ? null : 'must be true or false');
 const str: Check = (v) => (typeof v === 'string' && v.length > 0 ? null : 'must be a non-empty string');
@@ -115,7 +116,7 @@ function fields(obj: unknown, where: string, keys: Record<string, Check> | Check
 }
 
 function numberMap(v: unknown, where: string): Record<string, number> {
-  return fields(v, where, num(-Infinity)) as Record<string, number>;
+  return fields(v, where, anyNum) as Record<string, number>;
 }
 
 function parseCompare(v: unknown, where: string): Compare {
@@ -140,6 +141,10 @@ function parseRow(v: unknown, i: number, budget: Budget): RowConfig {
   const allowed = method === 'fp' ? {} : method === 'ptq' ? { ...QUANTIZE_KEYS, ...CALIB_KEYS } : { ...QUANTIZE_KEYS, ...FINETUNE_KEYS, ...CALIB_KEYS };
   if (method === 'fp' && o.options !== undefined && Object.keys(o.options as object).length) {
     throw new ConfigError(`${where}.options: an fp row evaluates the teacher and takes no options`);
+  }
+  if (method === 'ptq') {
+    const k = Object.keys((o.options ?? {}) as object).find((x) => x in FINETUNE_KEYS);
+    if (k) throw new ConfigError(`${where}.options.${k}: a ptq row does not train, so it takes no '${k}'`);
   }
   const options = fields(o.options ?? {}, `${where}.options`, allowed, method === 'fp' ? [] : ['wBits', 'aBits']) as RowOptions;
   const over = fields(o.budget ?? {}, `${where}.budget`, BUDGET_KEYS) as Partial<Budget>;
