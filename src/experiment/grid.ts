@@ -52,7 +52,7 @@ export function formatStatus(rows: RowStatus[]): string {
 }
 
 export const SIZE_NOTE = 'Size: bytes of the deployable file — for quantized rows the packed file (`gdnsq export --format packed`: integer weight codes bit-packed at ' +
-  'their true width plus per-channel steps, FP layers, BatchNorm and the model card), for FP the checkpoint file.';
+  'their true width plus per-channel steps, FP layers, BatchNorm and the model card), for FP the checkpoint file; – where the codes do not fit the packed format (over 8 bits: not converged).';
 
 /** Merges every finished row under `out` into `file` and writes the Markdown beside it. */
 export function writeResults(config: GridConfig, out: string, file: string): Results {

@@ -69,7 +69,7 @@ export function resultsMarkdown(results: Results, o: MarkdownOptions): string {
     lines.push(`| ${[
       r.setting, r.method, pct(r.top1), d === null ? '' : signed(d), goalCell, ...(p === null ? [] : [p]),
       `${bitsText(r.wbits_max)} / ${bitsText(r.abits_max)}`, r.method === 'fp' ? '–' : r.converged ? 'yes' : 'no',
-      (r.model_bytes / 1024).toFixed(1), String(r.epochs), duration(r.wall_s),
+      r.model_bytes === null ? '–' : (r.model_bytes / 1024).toFixed(1), String(r.epochs), duration(r.wall_s),
     ].join(' | ')} |`);
   }
   lines.push('');

@@ -20,8 +20,12 @@ export interface ResultRow {
   wall_s: number;
   /** The command that reproduces the row. */
   command: string;
-  /** Bytes of the deployable file: the packed file (quantized rows), the FP checkpoint (FP). */
-  model_bytes: number;
+  /**
+   * Bytes of the deployable file: the packed file (quantized rows), the FP checkpoint (FP);
+   * null when the model cannot be packed (codes wider than the packed format's 8 bits: a row
+   * that did not converge).
+   */
+  model_bytes: number | null;
 }
 
 export interface Results { rows: ResultRow[] }
@@ -35,7 +39,7 @@ const FIELDS: Record<keyof ResultRow, string> = {
 export function resultRow(x: Record<string, unknown>, where: string): ResultRow {
   const out: Record<string, unknown> = {};
   for (const [k, type] of Object.entries(FIELDS)) {
-    if (typeof x[k] !== type) throw new Error(`${where}: field '${k}' must be a ${type}, got ${JSON.stringify(x[k])}`);
+    if (typeof x[k] !== type && !(k === 'model_bytes' && x[k] === null)) throw new Error(`${where}: field '${k}' must be a ${type}, got ${JSON.stringify(x[k])}`);
     out[k] = x[k];
   }
   return out as unknown as ResultRow;

@@ -60,6 +60,15 @@ function sessionsWall(dir: string): number {
   return MetricsLog.read(path.join(dir, SESSIONS_FILE)).reduce((s, r) => s + (typeof r.wall_s === 'number' ? r.wall_s : 0), 0);
 }
 
+/** The packed file's size, or null with the reason when the model cannot be packed. */
+function packedBytes(checkpoint: string, dir: string): { bytes: number | null; source: string } {
+  try {
+    return { bytes: exportPacked(checkpoint, path.join(dir, 'packed.safetensors')).bytes, source: 'packed file' };
+  } catch (e) {
+    return { bytes: null, source: `not packable: ${(e as Error).message.split('\n')[0].replace(/^.*?: packed: /, '')}` };
+  }
+}
+
 function finish(dir: string, result: ResultRow, details: Record<string, unknown>): ResultRow {
   writeJsonAtomic(path.join(dir, RESULT_FILE), { ...result, ...details });
   return result;
@@ -90,12 +99,12 @@ function evalRow(row: RowConfig, o: RowRunOptions, dir: string, t0: number): Res
     const sum = bitsSummary(quantizerBits(r.model));
     const file = path.join(dir, 'ptq.safetensors');
     saveModelFile(file, r.model.stateDict(), { ...r.card, teacher: data.teacherRef, val_top1: val });
-    const packed = exportPacked(file, path.join(dir, 'packed.safetensors'));
+    const packed = packedBytes(file, dir);
     const result: ResultRow = {
       ...base, top1: round(top1, 4), converged: sum.converged, wbits_max: round(sum.weights.trueMax, 3), abits_max: round(sum.activations.trueMax, 3),
       epochs: 0, wall_s: round((Date.now() - t0) / 1000, 1), model_bytes: packed.bytes,
     };
-    return finish(dir, result, { val_top1: val === null ? null : round(val, 4), checkpoint: 'ptq.safetensors', model_bytes_source: 'packed file', calib_batches: r.calibration.batches });
+    return finish(dir, result, { val_top1: val === null ? null : round(val, 4), checkpoint: 'ptq.safetensors', model_bytes_source: packed.source, calib_batches: r.calibration.batches });
   } finally {
     r.model.dispose();
   }
@@ -124,14 +133,14 @@ async function trainRow(row: RowConfig, o: RowRunOptions, dir: string): Promise<
     if (summary.interrupted) return { result: null, interrupted: true };
   }
   if (summary.quant_top1 === null) throw new Error(`${row.name}: the run has no test accuracy (is the test split empty?)`);
-  const packed = exportPacked(path.join(dir, summary.checkpoint), path.join(dir, 'packed.safetensors'));
+  const packed = packedBytes(path.join(dir, summary.checkpoint), dir);
   const result: ResultRow = {
     setting: row.name, method: row.method, top1: summary.quant_top1, converged: summary.converged, wbits_max: summary.wbits_max,
     abits_max: summary.abits_max, epochs: summary.epochs_run, wall_s: round(sessionsWall(dir), 1), command: o.command, model_bytes: packed.bytes,
   };
   return {
     result: finish(dir, result, {
-      checkpoint: summary.checkpoint, model_bytes_source: 'packed file', planned_epochs: summary.epochs, fp_top1: summary.fp_top1,
+      checkpoint: summary.checkpoint, model_bytes_source: packed.source, planned_epochs: summary.epochs, fp_top1: summary.fp_top1,
       planned_step: summary.planned_step, reached_step: summary.reached_step, steps: summary.steps,
     }),
     interrupted: false,
