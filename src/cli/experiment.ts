@@ -2,6 +2,7 @@
 // the library's experiment.runGrid() / runRow(). SIGTERM stops a training row as Ctrl-C does
 // (its state saved), so a grid run in the background can be stopped with either signal.
 import { Command } from 'commander';
+import * as path from 'path';
 import { setNumThreads, manualSeed } from '../engine';
 import { loadGridConfig, runGrid, gridStatus, formatStatus, selectRows } from '../experiment';
 import { int } from './options';
@@ -28,7 +29,7 @@ async function run(o: GridCliOptions): Promise<void> {
   try {
     const r = await runGrid(config, { out: o.out, rows: o.rows, progress: o.progress });
     console.log(formatStatus(gridStatus(config, o.out, o.rows)));
-    console.log(`results: ${r.files.join(', ')} (+ .md)`);
+    console.log(`results: ${r.files.map((f) => path.relative(process.cwd(), f)).join(', ')} (+ .md)`);
     if (r.interrupted) process.exit(130);
   } finally {
     process.removeListener('SIGTERM', onSigterm);

@@ -56,6 +56,10 @@ export function trainingOptions(row: RowConfig): { quantize: QuantizeOptions; fi
   return { quantize: q as unknown as QuantizeOptions, finetune: f as Partial<FinetuneOptions> };
 }
 
+// A group with no enabled quantizer (activations of W1A32) is FP: 32 bits, not the empty max 0.
+const fpIfNone = (max: number, count: number): number => (count > 0 ? max : 32);
+const countRole = (layers: Record<string, unknown>, role: string): number => Object.keys(layers).filter((k) => k.endsWith(`.${role}_quant`)).length;
+
 function sessionsWall(dir: string): number {
   return MetricsLog.read(path.join(dir, SESSIONS_FILE)).reduce((s, r) => s + (typeof r.wall_s === 'number' ? r.wall_s : 0), 0);
 }
@@ -101,7 +105,8 @@ function evalRow(row: RowConfig, o: RowRunOptions, dir: string, t0: number): Res
     saveModelFile(file, r.model.stateDict(), { ...r.card, teacher: data.teacherRef, val_top1: val });
     const packed = packedBytes(file, dir);
     const result: ResultRow = {
-      ...base, top1: round(top1, 4), converged: sum.converged, wbits_max: round(sum.weights.trueMax, 3), abits_max: round(sum.activations.trueMax, 3),
+      ...base, top1: round(top1, 4), converged: sum.converged, wbits_max: fpIfNone(round(sum.weights.trueMax, 3), sum.weights.count),
+      abits_max: fpIfNone(round(sum.activations.trueMax, 3), sum.activations.count),
       epochs: 0, wall_s: round((Date.now() - t0) / 1000, 1), model_bytes: packed.bytes,
     };
     return finish(dir, result, { val_top1: val === null ? null : round(val, 4), checkpoint: 'ptq.safetensors', model_bytes_source: packed.source, calib_batches: r.calibration.batches });
@@ -135,8 +140,9 @@ async function trainRow(row: RowConfig, o: RowRunOptions, dir: string): Promise<
   if (summary.quant_top1 === null) throw new Error(`${row.name}: the run has no test accuracy (is the test split empty?)`);
   const packed = packedBytes(path.join(dir, summary.checkpoint), dir);
   const result: ResultRow = {
-    setting: row.name, method: row.method, top1: summary.quant_top1, converged: summary.converged, wbits_max: summary.wbits_max,
-    abits_max: summary.abits_max, epochs: summary.epochs_run, wall_s: round(sessionsWall(dir), 1), command: o.command, model_bytes: packed.bytes,
+    setting: row.name, method: row.method, top1: summary.quant_top1, converged: summary.converged,
+    wbits_max: fpIfNone(summary.wbits_max, countRole(summary.layers, 'weight') + countRole(summary.layers, 'bias')),
+    abits_max: fpIfNone(summary.abits_max, countRole(summary.layers, 'act')), epochs: summary.epochs_run, wall_s: round(sessionsWall(dir), 1), command: o.command, model_bytes: packed.bytes,
   };
   return {
     result: finish(dir, result, {

@@ -71,8 +71,9 @@ test('trainingOptions: fixed rows start at the target with LSQ steps; row option
   });
 });
 
-test('the committed Fashion-MNIST grid: the issue rows, and every training row plans a feasible descent', () => {
-  const c = loadGridConfig(path.join(packageRoot, 'experiments', 'grid', 'fashion-mnist-resnet20.json'));
+for (const [file, epochs] of [['fashion-mnist-resnet20.json', 25], ['fashion-mnist-resnet20-long.json', 100]] as const) test(`the committed grid ${file}: the issue rows, ${epochs} epochs, every training row plans a feasible descent`, () => {
+  const c = loadGridConfig(path.join(packageRoot, 'experiments', 'grid', file));
+  assert.ok(c.rows.every((r) => r.budget.epochs === epochs && r.budget.batchSize === 128));
   const names = c.rows.map((r) => r.name).sort();
   const settings = ['W4A4', 'W3A3', 'W2A2', 'W1A32', 'W1A1'];
   assert.deepEqual(names, ['FP', ...settings, ...settings.map((s) => `${s}-ptq`), 'W2A2-fixed', 'W1A1-fixed',

@@ -52,6 +52,7 @@ function setup(): string {
       { name: 'P', method: 'ptq', options: { wBits: 2, aBits: 2 } },
       { name: 'F', method: 'fixed', options: { wBits: 2, aBits: 2 } },
       { name: 'G', method: 'gdnsq', options: { wBits: 2, aBits: 2, schedule: 'kappa', warmupSteps: 5 }, budget: { epochs: 6 } },
+      { name: 'P1', method: 'ptq', options: { wBits: 1, aBits: 32 } },
     ],
   };
   writeFile(path.join(dir, 'grid'), 'tiny.json', Buffer.from(JSON.stringify(config)));
@@ -67,7 +68,7 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
 
   const p = gdnsq(['experiment', 'row', '--row', 'P', ...common]);
   assert.equal(p.status, 0, p.stderr);
-  assert.match(status(), /^FP  fp     not started\nP   ptq    done         top-1 \d+\.\d\d%, converged, \d+ s\nF   fixed  not started\nG   gdnsq  not started\n1 done, 0 in progress, 3 not started\n$/);
+  assert.match(status(), /^FP  fp     not started\nP   ptq    done         top-1 \d+\.\d\d%, converged, \d+ s\nF   fixed  not started\nG   gdnsq  not started\nP1  ptq    not started\n1 done, 0 in progress, 4 not started\n$/);
 
   // The grid in the background, stopped with SIGTERM in G's third epoch.
   const child = spawn(process.execPath, [bin, 'experiment', 'grid', '--config', config, '--out', 'runs'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -82,7 +83,7 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   assert.equal(code, 130, err);
   assert.match(err, /^P: done, skipped$/m);
   assert.match(err, /^G: stopped; its state is saved/m);
-  assert.match(status(), /^FP  fp     done {9}top-1 [^\n]+\nP   ptq    done [^\n]+\nF   fixed  done {9}top-1 \d+\.\d\d%, (NOT )?converged, \d+ s\nG   gdnsq  in progress  epoch 2\/6 saved \(step 4\d\)\n3 done, 1 in progress, 0 not started\n$/);
+  assert.match(status(), /^FP  fp     done {9}top-1 [^\n]+\nP   ptq    done [^\n]+\nF   fixed  done {9}top-1 \d+\.\d\d%, (NOT )?converged, \d+ s\nG   gdnsq  in progress  epoch 2\/6 saved \(step 4\d\)\nP1  ptq    not started\n3 done, 1 in progress, 1 not started\n$/);
   const partial = JSON.parse(fs.readFileSync(path.join(dir, 'runs', 'results.json'), 'utf8')) as { rows: { setting: string }[] };
   assert.deepEqual(partial.rows.map((r) => r.setting), ['FP', 'P', 'F']);
 
@@ -90,7 +91,7 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   assert.equal(again.status, 0, again.stderr);
   for (const n of ['FP', 'P', 'F']) assert.match(again.stderr, new RegExp(`^${n}: done, skipped$`, 'm'));
   assert.match(again.stderr, /^G: resuming from G\/resume\.safetensors$/m);
-  assert.match(again.stdout, /4 done, 0 in progress, 0 not started/);
+  assert.match(again.stdout, /5 done, 0 in progress, 0 not started/);
 
   // G: two sessions (the first stopped), every epoch logged once, its wall time their sum.
   const g = path.join(dir, 'runs', 'G');
@@ -102,13 +103,15 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   for (const file of [path.join(dir, 'runs', 'results.json'), path.join(dir, 'results', 'tiny.json')]) {
     const res = JSON.parse(fs.readFileSync(file, 'utf8')) as { rows: Record<string, unknown>[] };
     assert.deepEqual(Object.keys(res), ['rows']);
-    assert.deepEqual(res.rows.map((r) => r.setting), ['FP', 'P', 'F', 'G']);
+    assert.deepEqual(res.rows.map((r) => r.setting), ['FP', 'P', 'F', 'G', 'P1']);
     for (const r of res.rows) {
       assert.deepEqual(Object.keys(r), KEYS);
       assert.ok(typeof r.top1 === 'number' && r.top1 >= 0 && r.top1 <= 1);
       assert.equal(r.command, `gdnsq experiment row --config grid/tiny.json --row ${r.setting} --out runs`);
     }
-    const [fp, ptqRow, fixed, gd] = res.rows;
+    const [fp, ptqRow, fixed, gd, w1a32] = res.rows;
+    // No activation quantizer: the activations are FP, 32 bits.
+    assert.deepEqual([w1a32.converged, w1a32.wbits_max, w1a32.abits_max], [true, 1, 32]);
     assert.deepEqual([fp.method, fp.wbits_max, fp.abits_max, fp.epochs, fp.model_bytes], ['fp', 32, 32, 0, fs.statSync(path.join(dir, 'fp.safetensors')).size]);
     assert.deepEqual([ptqRow.method, ptqRow.converged, ptqRow.wbits_max, ptqRow.abits_max, ptqRow.epochs], ['ptq', true, 2, 2, 0]);
     assert.equal(ptqRow.model_bytes, fs.statSync(path.join(dir, 'runs', 'P', 'packed.safetensors')).size);
@@ -127,7 +130,7 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   const md = fs.readFileSync(path.join(dir, 'results', 'tiny.md'), 'utf8');
   assert.match(md, /^# tiny grid\n/);
   const table = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| setting'));
-  assert.deepEqual(table.map((l) => l.split(' | ')[0].slice(2)), ['FP', 'P', 'F', 'G']);
+  assert.deepEqual(table.map((l) => l.split(' | ')[0].slice(2)), ['FP', 'P', 'F', 'G', 'P1']);
   const [fpT, , fixT, gT] = res.rows;
   const holds = (100 * (fpT.top1 - gT.top1) <= 50 && gT.converged) ? 'holds' : 'missed';
   assert.match(md, new RegExp(`^- [✓✗] G: drop ≤ 50 pt: ${holds} \\(${(100 * gT.top1).toFixed(2)}%`, 'm'));
