@@ -83,7 +83,11 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   assert.equal(code, 130, err);
   assert.match(err, /^P: done, skipped$/m);
   assert.match(err, /^G: stopped; its state is saved/m);
-  assert.match(status(), /^FP  fp     done {9}top-1 [^\n]+\nP   ptq    done [^\n]+\nF   fixed  done {9}top-1 \d+\.\d\d%, (NOT )?converged, \d+ s\nG   gdnsq  in progress  epoch 2\/6 saved \(step 4\d\)\nP1  ptq    not started\n3 done, 1 in progress, 1 not started\n$/);
+  const st = status();
+  assert.match(st, /^FP  fp     done {9}top-1 [^\n]+\nP   ptq    done [^\n]+\nF   fixed  done {9}top-1 \d+\.\d\d%, (NOT )?converged, \d+ s\nG   gdnsq  in progress  epoch \d\/6 saved \(step \d+\)\nP1  ptq    not started\n3 done, 1 in progress, 1 not started\n$/);
+  // Stopped in epoch 3 or (on a slow machine) a little later: the saved state is mid-run, 20 steps per epoch.
+  const [, epoch, step] = /epoch (\d)\/6 saved \(step (\d+)\)/.exec(st)!.map(Number);
+  assert.ok(epoch >= 2 && epoch < 6 && step >= 20 * epoch && step < 20 * (epoch + 1), st);
   const partial = JSON.parse(fs.readFileSync(path.join(dir, 'runs', 'results.json'), 'utf8')) as { rows: { setting: string }[] };
   assert.deepEqual(partial.rows.map((r) => r.setting), ['FP', 'P', 'F']);
 
@@ -97,8 +101,13 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   const g = path.join(dir, 'runs', 'G');
   const sessions = MetricsLog.read(path.join(g, 'sessions.jsonl'));
   assert.deepEqual(sessions.map((s) => s.interrupted), [true, false]);
+  assert.equal(sessions[0].epochs_run, epoch);
   const epochs = MetricsLog.read(path.join(g, 'metrics.jsonl')).filter((r) => r.kind === 'epoch').map((r) => r.epoch);
   assert.deepEqual(epochs, [1, 2, 3, 4, 5, 6]);
+
+  // The fixed-bit row: a planned run that starts at its target (the planner takes start = target), LSQ steps.
+  const f = JSON.parse(fs.readFileSync(path.join(dir, 'runs', 'F', 'summary.json'), 'utf8')) as { schedule: string; plan: { startBits: number } | null; settings: { quantize: Record<string, unknown> } };
+  assert.deepEqual([f.schedule, f.plan?.startBits, f.settings.quantize.startBits, f.settings.quantize.method, f.settings.quantize.actMethod], ['planned', 2, 2, 'lsq', 'lsq']);
 
   for (const file of [path.join(dir, 'runs', 'results.json'), path.join(dir, 'results', 'tiny.json')]) {
     const res = JSON.parse(fs.readFileSync(file, 'utf8')) as { rows: Record<string, unknown>[] };
