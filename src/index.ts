@@ -9,3 +9,4 @@ export * as quant from './quant';
 export * as report from './report';
 export * as deploy from './export';
 export * as onnx from './export/onnx';
+export * as experiment from './experiment';

@@ -12,6 +12,7 @@ import { registerReport } from './report';
 import { registerInfo } from './info';
 import { registerImport } from './import';
 import { registerExport } from './export';
+import { registerExperiment } from './experiment';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerImport(program);
   registerExport(program);
+  registerExperiment(program);
   return program;
 }
 

@@ -1,0 +1,55 @@
+// `gdnsq experiment grid|row`: the experiment runner. Parses arguments and prints; the work is
+// the library's experiment.runGrid() / runRow(). SIGTERM stops a training row as Ctrl-C does
+// (its state saved), so a grid run in the background can be stopped with either signal.
+import { Command } from 'commander';
+import * as path from 'path';
+import { setNumThreads, manualSeed } from '../engine';
+import { loadGridConfig, runGrid, gridStatus, formatStatus, selectRows } from '../experiment';
+import { int } from './options';
+
+interface GridCliOptions { config: string; out: string; rows?: string[]; status?: boolean; threads?: number; progress: boolean }
+interface RowCliOptions { config: string; row: string; out: string; status?: boolean; threads?: number; progress: boolean }
+
+function onSigterm(): void {
+  // The trainer listens for SIGINT between steps; with no training under way, just exit.
+  if (process.listenerCount('SIGINT') > 0) process.emit('SIGINT', 'SIGINT');
+  else process.exit(143);
+}
+
+async function run(o: GridCliOptions): Promise<void> {
+  const config = loadGridConfig(o.config);
+  if (o.status) {
+    console.log(formatStatus(gridStatus(config, o.out, o.rows)));
+    return;
+  }
+  selectRows(config, o.rows);
+  if (o.threads) setNumThreads(o.threads);
+  manualSeed(config.seed);
+  process.on('SIGTERM', onSigterm);
+  try {
+    const r = await runGrid(config, { out: o.out, rows: o.rows, progress: o.progress });
+    console.log(formatStatus(gridStatus(config, o.out, o.rows)));
+    console.log(`results: ${r.files.map((f) => path.relative(process.cwd(), f)).join(', ')} (+ .md)`);
+    if (r.interrupted) process.exit(130);
+  } finally {
+    process.removeListener('SIGTERM', onSigterm);
+  }
+}
+
+const rowList = (v: string): string[] => v.split(',').map((x) => x.trim()).filter(Boolean);
+
+export function registerExperiment(program: Command): void {
+  const exp = program.command('experiment').description('run a grid of quantization experiments from a config (resumable)');
+  const common = (c: Command): Command => c
+    .requiredOption('--config <file>', 'grid config (JSON: teacher, dataset, budget, rows)')
+    .requiredOption('--out <dir>', 'output folder: one subfolder per row, results.json')
+    .option('--status', 'only say which rows are done, in progress and not started')
+    .option('--threads <n>', 'intra-op threads', int('--threads', 1))
+    .option('--no-progress', 'no progress output');
+  common(exp.command('grid').description('run every row (or --rows) not yet done; a stopped row continues where it was saved'))
+    .option('--rows <names>', 'comma-separated row names (default: all)', rowList)
+    .action((o: GridCliOptions) => run(o));
+  common(exp.command('row').description('run (or continue) one row'))
+    .requiredOption('--row <name>', 'the row name')
+    .action((o: RowCliOptions) => run({ ...o, rows: [o.row] }));
+}

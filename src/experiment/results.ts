@@ -1,0 +1,76 @@
+// The results file of a grid: `{"rows":[{setting, method, top1, converged, wbits_max,
+// abits_max, epochs, wall_s, command, model_bytes}, …]}`, one entry per setting. A finished
+// row is merged in (replacing the entry of the same setting) and the rows are kept in the
+// config's order, so reruns and partial grids update the file in place.
+import * as fs from 'fs';
+import * as path from 'path';
+import { RowMethod } from './config';
+
+export interface ResultRow {
+  setting: string;
+  method: RowMethod;
+  /** Test top-1 (fraction) of the checkpoint selected on validation. */
+  top1: number;
+  /** Every quantizer's true bit-width ≤ its target (true for the FP row). */
+  converged: boolean;
+  wbits_max: number;
+  abits_max: number;
+  /** Epochs trained (0: no training). */
+  epochs: number;
+  wall_s: number;
+  /** The command that reproduces the row. */
+  command: string;
+  /**
+   * Bytes of the deployable file: the packed file (quantized rows), the FP checkpoint (FP);
+   * null when the model cannot be packed (codes wider than the packed format's 8 bits: a row
+   * that did not converge).
+   */
+  model_bytes: number | null;
+}
+
+export interface Results { rows: ResultRow[] }
+
+const FIELDS: Record<keyof ResultRow, string> = {
+  setting: 'string', method: 'string', top1: 'number', converged: 'boolean', wbits_max: 'number', abits_max: 'number',
+  epochs: 'number', wall_s: 'number', command: 'string', model_bytes: 'number',
+};
+
+/** Only the fields of ResultRow, in their order (row result files carry more). */
+export function resultRow(x: Record<string, unknown>, where: string): ResultRow {
+  const out: Record<string, unknown> = {};
+  for (const [k, type] of Object.entries(FIELDS)) {
+    if (typeof x[k] !== type && !(k === 'model_bytes' && x[k] === null)) throw new Error(`${where}: field '${k}' must be a ${type}, got ${JSON.stringify(x[k])}`);
+    out[k] = x[k];
+  }
+  return out as unknown as ResultRow;
+}
+
+export function readResults(file: string): Results {
+  if (!fs.existsSync(file)) return { rows: [] };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    throw new Error(`${path.basename(file)}: not valid JSON`);
+  }
+  const rows = (raw as { rows?: unknown } | null)?.rows;
+  if (!Array.isArray(rows)) throw new Error(`${path.basename(file)}: expected {"rows": [...]}`);
+  return { rows: rows.map((r, i) => resultRow(r as Record<string, unknown>, `${path.basename(file)}: rows[${i}]`)) };
+}
+
+/** `results` with `add` merged in by setting, ordered as `order` (unknown settings last, as they were). */
+export function mergeResults(results: Results, add: ResultRow[], order: string[]): Results {
+  const by = new Map(results.rows.map((r) => [r.setting, r]));
+  for (const r of add) by.set(r.setting, r);
+  const rank = (s: string): number => (order.includes(s) ? order.indexOf(s) : order.length);
+  const rows = [...by.values()].map((r, i) => ({ r, i })).sort((a, b) => rank(a.r.setting) - rank(b.r.setting) || a.i - b.i).map((x) => x.r);
+  return { rows };
+}
+
+/** Writes JSON atomically (temp file + rename): a stopped runner never leaves half a file. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  fs.renameSync(tmp, file);
+}

@@ -1,0 +1,114 @@
+// Grid configs: a bad field fails with one line naming it (row, field, what it must be, what
+// it got); paths are relative to the config file; the committed Fashion-MNIST grid lists the
+// issue's rows and each training row's budget plans a feasible descent.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { packageRoot } from '../../src/engine/native';
+import { parseGridConfig, loadGridConfig, selectRows, trainingOptions } from '../../src/experiment';
+import { planDescent } from '../../src/quant';
+import { plannedQuantizerLr } from '../../src/train';
+
+const base = {
+  teacher: 'fp.safetensors', dataset: { name: 'idx', dataDir: 'data' }, budget: { epochs: 3, batchSize: 20 },
+  rows: [{ name: 'P', method: 'ptq', options: { wBits: 2, aBits: 2 } }, { name: 'G', method: 'gdnsq', options: { wBits: 2, aBits: 2 } }],
+};
+type Cfg = Record<string, unknown>;
+const withRow = (i: number, row: unknown): Cfg => ({ ...base, rows: base.rows.map((r, j) => (j === i ? row : r)) });
+const err = (cfg: unknown): string => {
+  try {
+    parseGridConfig(cfg, '/x/grid.json');
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return 'no error';
+};
+
+test('config errors name the field, what it must be and what it got', () => {
+  const { teacher: _t, ...noTeacher } = base;
+  assert.equal(err(noTeacher), 'grid.json: teacher is missing');
+  assert.equal(err([]), 'grid.json: the config must be an object, got []');
+  assert.equal(err({ ...base, budget: { epochs: 0, batchSize: 20 } }), 'grid.json: budget.epochs must be an integer ≥ 1, got 0');
+  assert.equal(err({ ...base, budget: { epochs: 3 } }), 'grid.json: budget.batchSize is missing');
+  assert.equal(err({ ...base, dataset: { name: 'imagenet' } }), 'grid.json: dataset.name must be one of fashion-mnist, mnist, idx, cifar10, cifar100, got "imagenet"');
+  assert.equal(err({ ...base, rows: [] }), 'grid.json: rows must be a non-empty array, got []');
+  assert.equal(err(withRow(1, { name: 'G', method: 'gdnsq', options: { wBits: '2', aBits: 2 } })), 'grid.json: rows[1] (G).options.wBits must be a number > 0, got "2"');
+  assert.equal(err(withRow(1, { name: 'G', method: 'gdnsq', options: { aBits: 2 } })), 'grid.json: rows[1] (G).options.wBits is missing');
+  assert.equal(err(withRow(1, { name: 'G', method: 'qat', options: { wBits: 2, aBits: 2 } })), 'grid.json: rows[1] (G).method must be one of fp, gdnsq, ptq, fixed, got "qat"');
+  assert.equal(err(withRow(1, { name: 'G', method: 'gdnsq', options: { wBits: 2, aBits: 2, anneal: 'linear' } })), 'grid.json: rows[1] (G).options.anneal must be one of exp, cosine, none, got "linear"');
+  assert.equal(err(withRow(1, { name: 'G', method: 'gdnsq', options: { wBits: 2, aBits: 2, descent: 1.5 } })), 'grid.json: rows[1] (G).options.descent must be a fraction in (0, 1), got 1.5');
+  assert.equal(err(withRow(1, { name: 'G', method: 'gdnsq', options: { wBits: 2, aBits: 2 }, budget: { epochs: 2.5 } })), 'grid.json: rows[1] (G).budget.epochs must be an integer ≥ 1, got 2.5');
+  assert.match(err(withRow(1, { name: 'G', method: 'gdnsq', options: { wBits: 2, aBits: 2, lrr: 1 } })), /^grid\.json: rows\[1\] \(G\)\.options\.lrr is not a known field \(known: wBits, aBits, method, /);
+  assert.equal(err(withRow(0, { name: 'P', method: 'ptq', options: { wBits: 2, aBits: 2, lr: 0.1 } })), "grid.json: rows[0] (P).options.lr: a ptq row does not train, so it takes no 'lr'");
+  assert.equal(err(withRow(0, { name: 'P', method: 'fp', options: { wBits: 2 } })), 'grid.json: rows[0] (P).options: an fp row evaluates the teacher and takes no options');
+  assert.equal(err(withRow(0, { name: 'a/b', method: 'fp' })), 'grid.json: rows[0] (a/b).name must be letters, digits, \'.\', \'_\' or \'-\' (it names the row\'s folder), got "a/b"');
+  assert.equal(err(withRow(0, { name: 'G', method: 'fp' })), "grid.json: rows: the name 'G' is used twice");
+  assert.equal(err({ ...base, compare: { beats: { G: 'F' } } }), "grid.json: compare.beats: no row named 'F'");
+  assert.equal(err({ ...base, compare: { goals: { G: 'one' } } }), 'grid.json: compare.goals.G must be a number, got "one"');
+  assert.match(err({ ...base, extra: 1 }), /^grid\.json: extra is not a known field \(known: title, teacher, /);
+});
+
+test('parsed config: paths relative to the config file, budgets merged, rows selected by name', () => {
+  const c = parseGridConfig(withRow(1, { name: 'G', method: 'gdnsq', options: { wBits: 2, aBits: 2 }, budget: { epochs: 5 } }), '/x/y/grid.json');
+  assert.equal(c.teacher, '/x/y/fp.safetensors');
+  assert.equal(c.dataset.dataDir, '/x/y/data');
+  assert.deepEqual(c.rows.map((r) => r.budget), [{ epochs: 3, batchSize: 20 }, { epochs: 5, batchSize: 20 }]);
+  assert.deepEqual(selectRows(c, ['G']).map((r) => r.name), ['G']);
+  assert.throws(() => selectRows(c, ['G', 'Q']), { message: "no row named 'Q' in grid.json (rows: P, G)" });
+});
+
+test('trainingOptions: fixed rows start at the target with LSQ steps; row options win', () => {
+  const row = (method: string, options: Record<string, unknown>) => parseGridConfig(withRow(1, { name: 'G', method, options }), '/x/grid.json').rows[1];
+  assert.deepEqual(trainingOptions(row('fixed', { wBits: 2, aBits: 2 })), {
+    quantize: { method: 'lsq', actMethod: 'lsq', startBits: 2, wBits: 2, aBits: 2 }, finetune: { startBits: 2 },
+  });
+  assert.equal(trainingOptions(row('fixed', { wBits: 1, aBits: 32 })).quantize.startBits, 1);
+  assert.deepEqual(trainingOptions(row('gdnsq', { wBits: 2, aBits: 2, loss: 'labels', anneal: 'none', method: 'aewgs' })), {
+    quantize: { wBits: 2, aBits: 2, method: 'aewgs' }, finetune: { loss: 'labels', anneal: 'none' },
+  });
+});
+
+for (const [file, epochs] of [['fashion-mnist-resnet20.json', 25], ['fashion-mnist-resnet20-long.json', 100]] as const) test(`the committed grid ${file}: the issue rows, ${epochs} epochs, every training row plans a feasible descent`, () => {
+  const c = loadGridConfig(path.join(packageRoot, 'experiments', 'grid', file));
+  assert.ok(c.rows.every((r) => r.budget.epochs === epochs && r.budget.batchSize === 128));
+  const names = c.rows.map((r) => r.name).sort();
+  const settings = ['W4A4', 'W3A3', 'W2A2', 'W1A32', 'W1A1'];
+  assert.deepEqual(names, ['FP', ...settings, ...settings.map((s) => `${s}-ptq`), 'W2A2-fixed', 'W1A1-fixed',
+    'W2A2-labels', 'W2A2-no-anneal', 'W2A2-no-gradual', 'W2A2-aewgs'].sort());
+  assert.ok(fs.existsSync(c.teacher));
+  // 55,000 training images (60,000 less the 5,000 validation images), batch 128.
+  for (const r of c.rows.filter((x) => x.method === 'gdnsq' || x.method === 'fixed')) {
+    const steps = r.budget.epochs * Math.ceil(55000 / r.budget.batchSize);
+    const { quantize: q, finetune: f } = trainingOptions(r);
+    const start = f.startBits ?? 10, minTarget = Math.min(q.wBits, q.aBits);
+    const plan = planDescent({ totalSteps: steps, startBits: start, minTarget });
+    // train.finetune refuses a plan that needs a quantizer LR above 0.75.
+    assert.ok(plannedQuantizerLr(plan, start, minTarget) <= 0.75, `${r.name}: ${plannedQuantizerLr(plan, start, minTarget)}`);
+  }
+});
+
+test('CLI: a bad config or row name is one line and exit 1', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdnsq-expcfg-'));
+  try {
+    const file = path.join(dir, 'grid.json');
+    fs.writeFileSync(file, JSON.stringify(withRow(1, { name: 'G', method: 'gdnsq', options: { wBits: 0, aBits: 2 } })));
+    const bin = path.join(packageRoot, 'bin', 'gdnsq');
+    const r = spawnSync(process.execPath, [bin, 'experiment', 'grid', '--config', file, '--out', path.join(dir, 'out')], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, 'gdnsq: grid.json: rows[1] (G).options.wBits must be a number > 0, got 0\n');
+    fs.writeFileSync(file, JSON.stringify(base));
+    const s = spawnSync(process.execPath, [bin, 'experiment', 'row', '--config', file, '--row', 'Q', '--out', path.join(dir, 'out')], { encoding: 'utf8' });
+    assert.equal(s.status, 1);
+    assert.equal(s.stderr, "gdnsq: no row named 'Q' in grid.json (rows: P, G)\n");
+    fs.writeFileSync(file, '{"rows": [');
+    const t = spawnSync(process.execPath, [bin, 'experiment', 'grid', '--config', file, '--out', path.join(dir, 'out'), '--status'], { encoding: 'utf8' });
+    assert.equal(t.status, 1);
+    assert.match(t.stderr, /^gdnsq: grid\.json: not valid JSON \(.+\)\n$/);
+    assert.ok(!fs.existsSync(path.join(dir, 'out')), 'nothing was written');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
