@@ -24,7 +24,7 @@ interface Summary {
 async function main(): Promise<void> {
   const [mode, runs, out] = process.argv.slice(2);
   if (!(mode === 'main' || mode === 'fidelity') || !runs || !out) throw new Error('usage: summarize.js main|fidelity RUNS_DIR OUT_DIR');
-  const extra = mode === 'main' ? '' : ' --train-limit 10000 --batch-size 64';
+  const extra = mode === 'main' ? '' : ' --train-limit 5000 --batch-size 64';
   const rows: Record<string, unknown>[] = [];
   const all: Record<string, unknown>[] = [];
   const plotted = [];
