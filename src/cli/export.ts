@@ -3,13 +3,12 @@
 // to gdnsq's own forward. Packed (src/export/packed): the weights' integer codes bit-packed at
 // their true width in one safetensors file, which gdnsq eval/export/info read.
 import { Command } from 'commander';
-import * as fs from 'fs';
-import * as path from 'path';
 import { DatasetName, loadDataset } from '../data';
 import { MIN_OPSET, MAX_OPSET, writeOnnx, compareOnnx, OnnxComparison } from '../export/onnx';
 import { exportPacked } from '../export/packed';
 import { ModelCard } from '../train';
 import { loadModel } from './model-file';
+import { version } from './version';
 import { int, oneOf } from './options';
 
 export const FORMATS = ['onnx', 'packed'] as const;
@@ -23,9 +22,6 @@ export function portableCard(card: ModelCard): Record<string, unknown> {
   return { model, args, dataset, normalize, ...(quant ? { quant } : {}) };
 }
 
-function version(): string {
-  return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-}
 
 function runPacked(o: ExportOpts): Record<string, unknown> {
   if (o.opset !== undefined || o.verify) throw new Error('--opset and --verify apply to --format onnx (check a packed file with gdnsq eval)');

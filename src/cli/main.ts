@@ -1,8 +1,7 @@
 // Entry point of the `gdnsq` command: wires subcommands (one file each) and prints errors
 // as one line. No logic beyond wiring lives here.
 import { Command, CommanderError } from 'commander';
-import * as fs from 'fs';
-import * as path from 'path';
+import { version } from './version';
 import { registerBench } from './bench';
 import { registerDemo } from './demo';
 import { registerTrain } from './train';
@@ -14,10 +13,6 @@ import { registerImport } from './import';
 import { registerExport } from './export';
 import { registerExperiment } from './experiment';
 
-function version(): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 export function buildProgram(): Command {
   const program = new Command('gdnsq')
