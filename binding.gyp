@@ -9,7 +9,8 @@
       "native/src/custom_swish.cc",
       "native/src/bench_resnet.cc",
       "native/src/quantizer.cc",
-      "native/src/quantizer_kernels.cc"
+      "native/src/quantizer_kernels.cc",
+      "native/src/dist.cc"
     ],
     "include_dirs": [
       "<!(node -p \"require('node-addon-api').include_dir\")",

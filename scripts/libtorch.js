@@ -39,16 +39,28 @@ function abiFlag(cmake) {
   return '';
 }
 
+// c10d backends (native/src/dist.cc): libtorch exports ProcessGroupGloo, but its header needs
+// Gloo's own headers (Debian: libgloo-dev); NCCL only with a CUDA libtorch and nccl.h at hand.
+function distFlags() {
+  const dirs = [...t.inc, '/usr/include', '/usr/local/cuda/include'];
+  const found = (f) => dirs.some((d) => fs.existsSync(path.join(d, f)));
+  const flags = [];
+  if (found('gloo/algorithm.h')) flags.push('-DUSE_C10D_GLOO', '-DGDNSQ_GLOO=1');
+  if (has('torch_cuda') && found('nccl.h') && found('cuda_runtime_api.h')) flags.push('-DUSE_C10D_NCCL', '-DGDNSQ_NCCL=1');
+  return flags;
+}
+
 const t = locate();
 const what = process.argv[2];
 const has = (name) => fs.existsSync(path.join(t.lib, `lib${name}.so`));
-if (what === '--include') console.log(t.inc.join(' '));
+const cudaInc = has('torch_cuda') && fs.existsSync('/usr/local/cuda/include') ? ['/usr/local/cuda/include'] : [];
+if (what === '--include') console.log([...t.inc, ...cudaInc].join(' '));
 else if (what === '--libdir') console.log(t.lib);
 else if (what === '--libs') {
   // torch_cuda registers its kernels from static initialisers: keep it linked even if unused.
   const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
   if (has('torch_cuda')) libs.push('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');
   console.log([`-L${t.lib}`, `-Wl,-rpath,${t.lib}`, ...libs].join(' '));
-} else if (what === '--cflags') console.log(['-std=c++17', abiFlag(t.cmake), has('torch_cuda') ? '-DGDNSQ_CUDA=1' : ''].filter(Boolean).join(' '));
+} else if (what === '--cflags') console.log(['-std=c++17', abiFlag(t.cmake), has('torch_cuda') ? '-DGDNSQ_CUDA=1' : '', ...distFlags()].filter(Boolean).join(' '));
 else if (what === '--check') console.log(`libtorch: ${t.inc[0]} ${t.lib}${has('torch_cuda') ? ' (CUDA)' : ''}`);
 else fail('usage: libtorch.js --include|--libdir|--libs|--cflags|--check');

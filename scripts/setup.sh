@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 dpkg -s libtorch-dev >/dev/null 2>&1 || [ -n "${LIBTORCH:-}" ] || need+=(libtorch-dev)
+# Gloo's headers: ProcessGroupGloo.hpp (c10d, distributed training) includes them.
+dpkg -s libgloo-dev >/dev/null 2>&1 || [ -n "${LIBTORCH:-}" ] || need+=(libgloo-dev)
 dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || need+=(dataset-fashion-mnist)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)

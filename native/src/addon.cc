@@ -1,5 +1,6 @@
 // Module entry, handle lifetime and argument decoding shared by every binding file.
 #include "common.h"
+#include "dist.h"
 #include <ATen/Parallel.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <mutex>
@@ -254,6 +255,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   gdnsq::RegisterCustomSwish(exports);
   gdnsq::RegisterBench(exports);
   gdnsq::RegisterQuantizer(exports);
+  gdnsq::RegisterDist(exports);
   return exports;
 }
 
