@@ -12,6 +12,8 @@ import {
 import { loadTrainingCard, finetune, FinetuneSummary, DESCENT_SCHEDULES, DescentSchedule, fileRef } from '../train';
 import { loadModel } from './model-file';
 import { int, num, oneOf } from './options';
+import { DataParallel } from '../dist';
+import { DistCliOptions, addDistOptions, launchIfAsked, joinRun } from './dist-options';
 
 export interface QuantizeCliOptions {
   teacher: string; dataset?: DatasetName; dataDir?: string; wbits: number; abits: number; epochs: number; timeBudget?: number;
@@ -22,6 +24,10 @@ export interface QuantizeCliOptions {
   detachWeightRange?: boolean; learnLower?: boolean;
   patience?: number; valSize?: number; trainLimit?: number; seed: number; threads?: number; progress: boolean;
   logEvery: number; cropPadding: number; hflip?: boolean; layers?: Record<string, { wBits?: number; aBits?: number }>; exclude?: string[];
+  /** Steps between resume states (besides epoch ends). */
+  saveEvery?: number;
+  /** Ranks the run was started with (saved for --resume: the global batch depends on it). */
+  ranks?: number;
 }
 
 /** The settings of the run saved in DIR, its paths made absolute again. */
@@ -45,9 +51,11 @@ export function quantizeOptions(o: QuantizeCliOptions): QuantizeOptions {
   };
 }
 
-export async function runQuantize(cli: QuantizeCliOptions): Promise<FinetuneSummary> {
+export async function runQuantize(cli: QuantizeCliOptions, dist: DataParallel | null = null): Promise<FinetuneSummary> {
   // On --resume every setting comes from the run being resumed.
   const o: QuantizeCliOptions = cli.resume ? { ...savedRun(cli.resume), resume: cli.resume, out: cli.resume, threads: cli.threads, progress: cli.progress } : cli;
+  const ranks = dist?.worldSize ?? 1;
+  if (cli.resume && (o.ranks ?? 1) !== ranks) throw new Error(`${cli.resume}: the run was started with ${o.ranks ?? 1} rank(s) (its batch is per rank): resume it with --nproc ${o.ranks ?? 1}`);
   if (o.threads) setNumThreads(o.threads);
   manualSeed(o.seed);
   const { model: teacher, card: tcard } = loadModel(o.teacher);
@@ -60,7 +68,8 @@ export async function runQuantize(cli: QuantizeCliOptions): Promise<FinetuneSumm
   const hflip = o.hflip ?? defaultHflip(dataset);
   // What --resume needs, with paths relative to the run folder (no absolute path in a checkpoint).
   const rel = (p: string | undefined): string | undefined => (p ? path.relative(path.resolve(o.out), path.resolve(p)) : undefined);
-  const runCard = { ...o, teacher: rel(o.teacher), dataDir: rel(o.dataDir), out: undefined, resume: undefined, threads: undefined, progress: undefined, valSize, hflip };
+  const launcher = { nproc: undefined, nnodes: undefined, nodeRank: undefined, masterAddr: undefined, masterPort: undefined, distTimeout: undefined, device: undefined };
+  const runCard = { ...o, ...launcher, teacher: rel(o.teacher), dataDir: rel(o.dataDir), out: undefined, resume: undefined, threads: undefined, progress: undefined, valSize, hflip, ranks };
   fs.mkdirSync(o.out, { recursive: true });
   const summary = await finetune({
     teacher, teacherCard: tcard, teacherRef: fileRef(o.teacher), train, val: split.val, test: data.test,
@@ -68,7 +77,7 @@ export async function runQuantize(cli: QuantizeCliOptions): Promise<FinetuneSumm
     shape: o.descentShape, holdDrop: o.holdDrop, warmupSteps: o.warmupSteps, lr: o.lr, qlr: o.qlr, kappa: o.kappa,
     anneal: o.anneal, decayPerEpoch: o.lrDecayPerEpoch, loss: o.loss, patience: o.patience, batchSize: o.batchSize,
     startBits: o.startBits, calibBatches: o.calibBatches, augment: { cropPadding: o.cropPadding, hflip }, seed: o.seed,
-    outDir: o.out, resume: !!o.resume, progress: o.progress, logEvery: o.logEvery, runCard,
+    outDir: o.out, resume: !!o.resume, progress: o.progress, logEvery: o.logEvery, runCard, dist, saveEvery: o.saveEvery,
   });
   teacher.dispose();
   if (summary.interrupted) process.exit(130);
@@ -89,7 +98,7 @@ function parseLayers(v: string): Record<string, { wBits?: number; aBits?: number
 }
 
 export function registerQuantize(program: Command): void {
-  program
+  const cmd = program
     .command('quantize')
     .description('GDNSQ quantization-aware fine-tuning of an FP checkpoint')
     .option('--teacher <file>', 'the FP checkpoint (.safetensors written by gdnsq train or import)')
@@ -136,10 +145,23 @@ export function registerQuantize(program: Command): void {
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--threads <n>', 'intra-op threads', int('--threads', 1))
     .option('--log-every <n>', 'steps between metrics records', int('--log-every', 1), 50)
-    .option('--no-progress', 'no progress output')
-    .action(async (o: QuantizeCliOptions) => {
+    .option('--no-progress', 'no progress output');
+  addDistOptions(cmd)
+    .action(async (o: QuantizeCliOptions & DistCliOptions) => {
       if (!o.resume && (!o.teacher || !o.out)) throw new Error('quantize needs --teacher FILE and --out DIR (or --resume DIR)');
-      const s = await runQuantize(o);
+      const code = await launchIfAsked(o);
+      if (code !== null) {
+        if (code !== 0) process.exit(code);
+        return;
+      }
+      const dist = joinRun(o);
+      let s: FinetuneSummary;
+      try {
+        s = await runQuantize(o, dist);
+      } finally {
+        dist?.group.destroy();
+      }
+      if (dist && !dist.isMain) return;
       console.log(JSON.stringify({ fp_top1: s.fp_top1, quant_top1: s.quant_top1, converged: s.converged, wbits_max: s.wbits_max, abits_max: s.abits_max,
         planned_step: s.planned_step, reached_step: s.reached_step, holds: s.holds, wall_seconds: s.wall_seconds }));
     });

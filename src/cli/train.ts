@@ -8,6 +8,8 @@ import { createModel, MODEL_NAMES } from '../models';
 import { SGD, Adam, AdamW, RAdam, Schedule, schedules } from '../optim';
 import { Trainer, evaluate, ModelCard, loadModelFile } from '../train';
 import { int, num, oneOf } from './options';
+import { DataParallel, ShardedLoader } from '../dist';
+import { DistCliOptions, addDistOptions, launchIfAsked, joinRun } from './dist-options';
 
 const OPTIMIZERS = ['sgd', 'adam', 'adamw', 'radam'] as const;
 const SCHEDULES = ['onecycle', 'cosine', 'step', 'constant'] as const;
@@ -18,6 +20,8 @@ interface TrainOpts {
   weightDecay: number; schedule: (typeof SCHEDULES)[number]; warmupSteps: number; seed: number;
   threads?: number; cropPadding: number; hflip?: boolean; valSize?: number; valSplit: 'tail' | 'random';
   out: string; resume: boolean; patience?: number; progress: boolean; trainLimit?: number;
+  /** Data-parallel run (--batch-size is per rank); saveEvery: resume state every n steps too. */
+  dist?: DataParallel | null; saveEvery?: number;
 }
 
 function makeSchedule(o: TrainOpts, total: number): Schedule {
@@ -54,12 +58,15 @@ export async function runTrain(o: TrainOpts): Promise<void> {
       default: return new RAdam(params, { lr: o.lr, weightDecay: o.weightDecay });
     }
   })();
-  const trainLoader = new BatchLoader({ dataset: train, batchSize: o.batchSize, shuffle: true, seed: o.seed, normalize, augment: { cropPadding: o.cropPadding, hflip } });
+  const dist = o.dist ?? null;
+  const main = !dist || dist.isMain;
+  const global = new BatchLoader({ dataset: train, batchSize: o.batchSize * (dist?.worldSize ?? 1), shuffle: true, seed: o.seed, normalize, augment: { cropPadding: o.cropPadding, hflip } });
+  const trainLoader = dist ? new ShardedLoader(global, dist.rank, dist.worldSize) : global;
   const valLoader = val.n > 0 ? new BatchLoader({ dataset: val, batchSize: 500, normalize }) : undefined;
   const schedule = makeSchedule(o, o.epochs * trainLoader.batchesPerEpoch);
   const trainer = new Trainer({
     model, optimizer, train: trainLoader, val: valLoader,
-    epochs: o.epochs, outDir: o.out, card, seed: o.seed, patience: o.patience, progress: o.progress, title: o.model,
+    epochs: o.epochs, outDir: o.out, card, seed: o.seed, patience: o.patience, progress: o.progress, title: o.model, dist, saveEvery: o.saveEvery,
     hooks: {
       loss: (b) => {
         const logits = model.forward(b.x);
@@ -70,9 +77,10 @@ export async function runTrain(o: TrainOpts): Promise<void> {
   });
   if (o.resume) trainer.resume();
   else if (fs.existsSync(trainer.resumePath)) throw new Error(`${o.out} already holds a run: pass --resume to continue it, or choose another --out`);
-  process.stderr.write(`training ${o.model} (${model.numParameters()} parameters) on ${o.dataset}: ${train.n} train / ${val.n} val images, ${getNumThreads()} threads\n`);
+  if (main) process.stderr.write(`training ${o.model} (${model.numParameters()} parameters) on ${o.dataset}: ${train.n} train / ${val.n} val images, ${getNumThreads()} threads${dist ? ` × ${dist.worldSize} ranks` : ''}\n`);
   const res = await trainer.fit();
   if (res.interrupted) process.exit(130);
+  if (!main) return;
   // The test split is touched once, with the checkpoint selected on validation.
   const best = loadModelFile(trainer.bestPath);
   model.loadStateDict(best.state);
@@ -87,7 +95,7 @@ export async function runTrain(o: TrainOpts): Promise<void> {
 }
 
 export function registerTrain(program: Command): void {
-  program
+  const cmd = program
     .command('train')
     .description('train a floating-point model')
     .option('--model <name>', `model (${MODEL_NAMES.join(', ')})`, 'resnet20')
@@ -113,6 +121,19 @@ export function registerTrain(program: Command): void {
     .option('--patience <n>', 'early stop after n epochs without improvement', int('--patience', 1))
     .option('--no-progress', 'no progress output')
     .requiredOption('--out <dir>', 'output folder (checkpoints, metrics.jsonl, summary.json)')
-    .option('--resume', 'continue the run in --out')
-    .action(async (o: TrainOpts) => runTrain({ ...o, resume: !!o.resume }));
+    .option('--resume', 'continue the run in --out');
+  addDistOptions(cmd)
+    .action(async (o: TrainOpts & DistCliOptions) => {
+      const code = await launchIfAsked(o);
+      if (code !== null) {
+        if (code !== 0) process.exit(code);
+        return;
+      }
+      const dist = joinRun(o);
+      try {
+        await runTrain({ ...o, resume: !!o.resume, dist });
+      } finally {
+        dist?.group.destroy();
+      }
+    });
 }

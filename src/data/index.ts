@@ -4,5 +4,5 @@ export { CIFAR10_CLASSES, CIFAR100_FINE_CLASSES, CIFAR100_COARSE_CLASSES, CifarR
 export { DATASET_NAMES, DatasetName, DatasetInfo, LoadedDataset, LoadDatasetOptions, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, loadDataset } from './registry';
 export { SplitOptions, splitTrainVal } from './split';
 export { Rng } from './rng';
-export { Normalize, Augment, BatchLoaderOptions, Batch, BatchArrays, BatchLoader } from './loader';
+export { Normalize, Augment, BatchLoaderOptions, Batch, BatchArrays, BatchLoader, Rows } from './loader';
 export { defaultValSize, defaultHflip } from './defaults';

@@ -26,6 +26,8 @@ export interface BatchLoaderOptions {
   normalize?: Normalize;
   augment?: Augment;
 }
+/** Rows start..end-1 of a batch. */
+export interface Rows { start: number; end: number }
 /** x: float32 [size, C, H, W]; y: int64 [size]. */
 export interface Batch { x: Tensor; y: Tensor; size: number }
 /** A batch before it becomes tensors; the arrays are reused by the next call. */
@@ -89,9 +91,9 @@ export class BatchLoader {
     return this.cached.order;
   }
 
-  /** Batch `index` of `epoch` as tensors in the caller's scope. */
-  batch(epoch: number, index: number): Batch {
-    const a = this.batchArrays(epoch, index);
+  /** Batch `index` of `epoch` as tensors in the caller's scope (`rows`: only that part of it). */
+  batch(epoch: number, index: number, rows?: Rows): Batch {
+    const a = this.batchArrays(epoch, index, rows);
     const { channels: c, height: h, width: w } = this.ds;
     return {
       x: Tensor.from(a.x.subarray(0, a.size * this.size), [a.size, c, h, w]),
@@ -105,25 +107,39 @@ export class BatchLoader {
     for (let i = startBatch; i < this.batchesPerEpoch; i++) yield this.batch(epoch, i);
   }
 
-  /** Fills the reused buffers with batch `index` of `epoch` (no tensors). */
-  batchArrays(epoch: number, index: number): BatchArrays {
+  /** Rows in batch `index` of `epoch` (the last batch may be smaller). */
+  batchSize(index: number): number {
+    return Math.min(this.opts.batchSize, this.ds.n - index * this.opts.batchSize);
+  }
+
+  /**
+   * Fills the reused buffers with batch `index` of `epoch` (no tensors); `rows` picks a part
+   * of it (a rank's shard): the augmentation draws of the rows before it are replayed, so the
+   * part is exactly those rows of the whole batch.
+   */
+  batchArrays(epoch: number, index: number, rows?: Rows): BatchArrays {
     if (!Number.isInteger(index) || index < 0 || index >= this.batchesPerEpoch) {
       throw new Error(`BatchLoader: batch ${index} is outside 0..${this.batchesPerEpoch - 1}`);
     }
     const order = this.order(epoch);
     const start = index * this.opts.batchSize;
-    const size = Math.min(this.opts.batchSize, this.ds.n - start);
+    const full = this.batchSize(index);
+    const from = rows?.start ?? 0, to = rows?.end ?? full;
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > full || from >= to) {
+      throw new Error(`BatchLoader: rows ${from}..${to} are outside batch ${index} (0..${full})`);
+    }
     const rng = this.pad > 0 || this.flip ? new Rng(this.opts.seed ?? 0, epoch, index) : null;
     const span = 2 * this.pad + 1;
-    for (let k = 0; k < size; k++) {
+    for (let k = 0; k < to; k++) {
       const src = order[start + k];
       const dy = rng && this.pad ? rng.int(span) - this.pad : 0;
       const dx = rng && this.pad ? rng.int(span) - this.pad : 0;
       const mirror = rng !== null && this.flip && (rng.nextU32() & 1) === 1;
-      this.copyImage(src * this.size, k * this.size, dy, dx, mirror);
-      this.yBuf[k] = BigInt(this.ds.labels[src]);
+      if (k < from) continue;
+      this.copyImage(src * this.size, (k - from) * this.size, dy, dx, mirror);
+      this.yBuf[k - from] = BigInt(this.ds.labels[src]);
     }
-    return { x: this.xBuf, y: this.yBuf, size };
+    return { x: this.xBuf, y: this.yBuf, size: to - from };
   }
 
   /** out[c][y][x] = in[c][y + dy][(mirror ? W−1−x : x) + dx], or the padding value outside. */

@@ -12,6 +12,12 @@ export interface CalibrateOptions {
   startBits?: number;
   /** Stop after this many batches (default: all the iterable gives). */
   maxBatches?: number;
+  /**
+   * Data-parallel calibration: turns this rank's recorded input ranges (one per activation
+   * quantizer, model order; {Infinity, -Infinity} where nothing was recorded) into the ranges of
+   * every rank's batches together (min of mins, max of maxes).
+   */
+  agreeRanges?(ranges: { min: number; max: number }[]): { min: number; max: number }[];
 }
 
 export interface CalibratedQuantizer {
@@ -76,6 +82,10 @@ export function calibrate(model: Module, batches: Iterable<Tensor | { x: Tensor 
     model.train(wasTraining);
   }
   if (n === 0) throw new Error('calibrate: no batches were given');
+  if (o.agreeRanges) {
+    const agreed = o.agreeRanges(acts.map((q) => q.calibrationRange ?? { min: Infinity, max: -Infinity }));
+    acts.forEach((q, i) => q.setCalibrationRange(agreed[i].min <= agreed[i].max ? agreed[i] : null));
+  }
 
   const report: CalibratedQuantizer[] = [];
   for (const [name, l] of layers) {

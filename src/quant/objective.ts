@@ -26,6 +26,11 @@ export interface ObjectiveOptions extends PenaltyOptions {
   warmupSteps?: number;
   /** 'kappa' (default): t += lr·κ per step after the warm-up; 'external': t is set by its owner. */
   growth?: 'kappa' | 'external';
+  /**
+   * Data-parallel runs: the task loss of the global batch from this rank's value over its rows
+   * (a rows-weighted mean across ranks), so c and the penalty scale t·c agree on every rank.
+   */
+  reduceTask?(value: number, rows: number): number;
 }
 
 export interface ObjectiveState { t: number; c: number; count: number; tw?: number; ta?: number }
@@ -50,6 +55,7 @@ export class GdnsqObjective {
   private readonly growth: 'kappa' | 'external';
   /** The bit-width each quantizer is held to now (planned descent); default its target. */
   targetOf: ((target: number) => number) | undefined;
+  private readonly reduceTask: ((value: number, rows: number) => number) | undefined;
   private last = { task: 0, pw: 0, pa: 0, lagW: 0, lagA: 0 };
 
   constructor(o: ObjectiveOptions) {
@@ -68,6 +74,7 @@ export class GdnsqObjective {
     this.penaltyOptions = checkPenaltyOptions(o);
     this.growth = o.growth ?? 'kappa';
     this.targetOf = o.targetOf;
+    this.reduceTask = o.reduceTask;
   }
 
   /** What the last loss() measured: task loss, P_w, P_a and the worst lags B − target (bits) per group. */
@@ -83,7 +90,7 @@ export class GdnsqObjective {
       teacherLogits = noGrad(() => teacher.forward(batch.x));
     }
     const task = distillLoss(this.lossName, logits, teacherLogits, batch.y);
-    const taskValue = task.item();
+    const taskValue = this.reduceTask ? this.reduceTask(task.item(), batch.y.shape[0]) : task.item();
     this.count++;
     this.c += (taskValue - this.c) / this.count;
     const penalty = bitPenalty(this.student, { ...this.penaltyOptions, targetOf: this.targetOf });

@@ -233,6 +233,8 @@ export class Quantizer extends Module {
   /** The input range recorded in calibration mode (null: nothing recorded). */
   get calibrationRange(): Range | null { return this.calib; }
   resetCalibration(): void { this.calib = null; }
+  /** Replaces the recorded range (data-parallel calibration: the ranges of all ranks' shards). */
+  setCalibrationRange(r: Range | null): void { this.calib = r ? { min: r.min, max: r.max } : null; }
 
   /**
    * Activations, after calibration batches: b = min (0 and fixed when min ≥ 0, unless

@@ -3,7 +3,7 @@
 // state (BatchNorm statistics), gradients, the objective's running mean and the generator are
 // restored afterwards, so a run with a time budget trains exactly as one given those epochs.
 import { Tensor, scope, getRngState, setRngState, noGrad } from '../engine';
-import { BatchLoader } from '../data';
+import { Batch } from '../data';
 import { Model } from '../models';
 import { GdnsqObjective } from '../quant';
 import { BudgetError } from '../quant';
@@ -11,7 +11,8 @@ import { BudgetError } from '../quant';
 export interface ProbeOptions {
   student: Model;
   objective: GdnsqObjective;
-  loader: BatchLoader;
+  /** A BatchLoader, or a rank's ShardedLoader. */
+  loader: { batchesPerEpoch: number; batch(epoch: number, index: number): Batch };
   batchSize: number;
   /** Validation images evaluated at every epoch end. */
   valImages: number;

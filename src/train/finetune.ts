@@ -20,6 +20,7 @@ import { FileRef, round } from './provenance';
 import { Trainer } from './trainer';
 import { MetricsLog } from './metrics-log';
 import { probeEpochs } from './budget';
+import { DataParallel, ShardedLoader } from '../dist';
 
 export type DescentSchedule = 'planned' | 'kappa';
 export const DESCENT_SCHEDULES: readonly DescentSchedule[] = ['planned', 'kappa'];
@@ -70,6 +71,10 @@ export interface FinetuneOptions {
   runCard?: Record<string, unknown>;
   /** Lines worth showing (plan, calibration, FP accuracy); default: standard error. */
   onMessage?(line: string): void;
+  /** Data-parallel run (batchSize is per rank; rank 0 alone writes and reports). */
+  dist?: DataParallel | null;
+  /** Save the resume state every this many steps too. */
+  saveEvery?: number;
 }
 
 export interface FinetuneSummary {
@@ -127,7 +132,9 @@ const REACH_CHECK_EVERY = 10;
 
 export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const t0 = Date.now();
-  const say = o.onMessage ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const dist = o.dist ?? null;
+  const main = !dist || dist.isMain;
+  const say = !main ? () => {} : o.onMessage ?? ((l: string) => process.stderr.write(`${l}\n`));
   const schedule = o.schedule ?? 'planned';
   const seed = o.seed ?? 0, batchSize = o.batchSize ?? 128, lr = o.lr ?? 1e-3, startBits = o.startBits ?? 10;
   const logEvery = o.logEvery ?? 50;
@@ -137,27 +144,33 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const student = buildModel({ ...o.teacherCard, quant: undefined });
   student.loadStateDict(o.teacher.stateDict(), { strict: true });
   const report = quantize(student, qopts);
-  const trainLoader = new BatchLoader({ dataset: o.train, batchSize, shuffle: true, seed, normalize, augment: o.augment });
+  // Data-parallel: each rank takes its shard of the global batch (batchSize × ranks).
+  const shard = (l: BatchLoader): BatchLoader | ShardedLoader => (dist ? new ShardedLoader(l, dist.rank, dist.worldSize) : l);
+  const ranks = dist?.worldSize ?? 1;
+  const trainLoader = shard(new BatchLoader({ dataset: o.train, batchSize: batchSize * ranks, shuffle: true, seed, normalize, augment: o.augment }));
   const valLoader = o.val && o.val.n > 0 ? new BatchLoader({ dataset: o.val, batchSize: 500, normalize }) : undefined;
   const stepsPerEpoch = trainLoader.batchesPerEpoch;
   if (!o.resume) {
     if (fs.existsSync(path.join(o.outDir, 'resume.safetensors'))) throw new Error(`${o.outDir} already holds a run: resume it, or choose another output folder`);
     say(report.toString());
-    const calibLoader = new BatchLoader({ dataset: o.train, batchSize, shuffle: true, seed: seed + 1, normalize });
-    const rep = scope(() => calibrate(student, calibLoader.epoch(0), { startBits, maxBatches: o.calibBatches ?? 4 }));
+    const calibLoader = shard(new BatchLoader({ dataset: o.train, batchSize: batchSize * ranks, shuffle: true, seed: seed + 1, normalize }));
+    const agreeRanges = dist ? (r: { min: number; max: number }[]) => dist.agreeRanges(r) : undefined;
+    const rep = scope(() => calibrate(student, calibLoader.epoch(0), { startBits, maxBatches: o.calibBatches ?? 4, agreeRanges }));
     say(`calibrated on ${rep.batches} batches: every quantizer starts at ~${startBits} bits`);
   }
 
   const named = student.namedParameters();
   const qparams = named.filter(([n]) => n.includes('_quant.')).map(([, p]) => p);
   const wparams = named.filter(([n]) => !n.includes('_quant.')).map(([, p]) => p);
-  const objective = new GdnsqObjective({ student, teacher: o.teacher, loss: o.loss ?? 'skl', lr, kappa: o.kappa ?? 2, growth: schedule === 'kappa' ? 'kappa' : 'external' });
+  const objective = new GdnsqObjective({ student, teacher: o.teacher, loss: o.loss ?? 'skl', lr, kappa: o.kappa ?? 2, growth: schedule === 'kappa' ? 'kappa' : 'external',
+    reduceTask: dist ? (v, rows) => dist.weightedMean([v], rows)[0] : undefined });
 
   // The budget: epochs (capped by the time budget, measured once; a resumed run keeps its epochs).
   let epochs = o.epochs;
   if (o.timeBudgetMin !== undefined && !o.resume) {
     const probe = probeEpochs({ student, objective, loader: trainLoader, batchSize, valImages: o.val?.n ?? 0, budgetMin: o.timeBudgetMin });
-    epochs = Math.min(epochs, probe.epochs);
+    // A timing differs between ranks: rank 0's budget holds for all.
+    epochs = Math.min(epochs, dist ? dist.broadcastJson(probe.epochs) : probe.epochs);
     say(`time budget ${o.timeBudgetMin} min: ~${probe.epochSeconds.toFixed(0)} s per epoch measured → ${epochs} epochs`);
   }
   const totalSteps = epochs * stepsPerEpoch;
@@ -198,18 +211,19 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
     ...(o.runCard ? { run: { ...o.runCard, epochs, timeBudget: undefined } } : {}),
   };
 
-  const log = new MetricsLog(path.join(o.outDir, 'metrics.jsonl'));
+  const log = main ? new MetricsLog(path.join(o.outDir, 'metrics.jsonl')) : { write: () => {} };
   const st: HookState = { objective: null, lr: null, controller: null, converged: false, everConverged: false, reachedStep: null };
   let shown: Record<string, string> = {};
   let lastAcc = 0;
   const planFor = (target: number): number => (controller ? controller.planned(target) : target);
   const trainer = new Trainer({
     model: student, optimizer, train: trainLoader, val: valLoader, epochs, outDir: o.outDir, card, seed,
-    patience: o.patience, progress: o.progress, title: targetText,
+    patience: o.patience, progress: o.progress, title: targetText, dist, saveEvery: o.saveEvery,
     hooks: {
       loss: (b) => {
         const r = objective.loss(b);
         lastAcc = topkCorrect(r.logits, b.y, 1) / b.size;
+        if (dist) lastAcc = dist.weightedMean([lastAcc], b.size)[0];
         return r;
       },
       lrFactor: (s) => lrs.factor(s),
@@ -276,7 +290,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
     },
   });
   if (o.resume) trainer.resume();
-  const fpTest = o.test ? evaluate(o.teacher, new BatchLoader({ dataset: o.test, batchSize: 500, normalize }).epoch(0)) : null;
+  const fpTest = o.test && main ? evaluate(o.teacher, new BatchLoader({ dataset: o.test, batchSize: 500, normalize }).epoch(0)) : null;
   if (fpTest) say(`FP teacher: test top-1 ${(100 * fpTest.top1).toFixed(2)}%`);
   say(`GDNSQ ${targetText} (${qopts.method ?? 'noise'}, ${objective.lossName}, schedule ${schedule}): ${o.train.n} train images, ${getNumThreads()} threads`);
   const res = await trainer.fit();
@@ -285,7 +299,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const chosen = res.best > 0 ? trainer.bestPath : trainer.lastPath;
   let test: number | null = null;
   let final = student as Model;
-  if (!res.interrupted) {
+  if (!res.interrupted && main) {
     final = loadModel(chosen).model;
     resetObservedCodes(final);
     if (o.test) test = evaluate(final, new BatchLoader({ dataset: o.test, batchSize: 500, normalize }).epoch(0)).top1;
@@ -303,6 +317,6 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   };
   if (final !== student) final.dispose();
   student.dispose();
-  if (!res.interrupted) fs.writeFileSync(path.join(o.outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  if (!res.interrupted && main) fs.writeFileSync(path.join(o.outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
 }

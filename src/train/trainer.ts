@@ -9,6 +9,7 @@ import { Batch, Classifier, EvalResult, evaluate, topkCorrect } from './evaluate
 import { ModelCard, saveModelFile, saveTrainingState, loadTrainingState } from './checkpoint';
 import { MetricsLog } from './metrics-log';
 import { Progress } from './progress';
+import { DataParallel } from '../dist';
 
 export interface TrainableModel extends Classifier {
   parameters(): Tensor[];
@@ -65,6 +66,10 @@ export interface TrainerOptions {
   patience?: number;
   progress?: boolean;
   title?: string;
+  /** Data-parallel run: gradients averaged across ranks, rank 0 alone writes (see src/dist). */
+  dist?: DataParallel | null;
+  /** Also save the resume state every this many steps (a crash then loses at most that many). */
+  saveEvery?: number;
 }
 
 interface LoopState {
@@ -77,6 +82,8 @@ interface LoopState {
   hooks?: unknown;
   seconds: number;
   done?: boolean;
+  /** The epoch in progress's training sums so far (a state saved mid-epoch). */
+  partial?: { lossSum: number; correct: number; seen: number };
 }
 
 export interface FitResult { state: LoopState; interrupted: boolean; best: number; bestEpoch: number }
@@ -87,8 +94,11 @@ export class Trainer {
   private readonly log: MetricsLog;
   private interrupted = false;
   private rngRestored = false;
+  private readonly main: boolean;
 
   constructor(private readonly o: TrainerOptions) {
+    this.main = !o.dist || o.dist.isMain;
+    if (o.saveEvery !== undefined && !(Number.isInteger(o.saveEvery) && o.saveEvery >= 1)) throw new Error(`Trainer: saveEvery must be a positive integer, got ${o.saveEvery}`);
     fs.mkdirSync(o.outDir, { recursive: true });
     this.baseLrs = o.optimizer.paramGroups.map((g) => g.lr);
     this.log = new MetricsLog(path.join(o.outDir, 'metrics.jsonl'));
@@ -115,8 +125,9 @@ export class Trainer {
   }
 
   private saveResume(): void {
-    const opt = this.o.optimizer.stateDict();
     this.s.hooks = this.o.hooks.state?.();
+    if (!this.main) return;
+    const opt = this.o.optimizer.stateDict();
     scope(() => saveTrainingState(this.resumePath, {
       model: this.o.model.stateDict(), optim: opt.state, rng: getRngState(), card: this.o.card,
       trainer: { ...this.s, optimMeta: opt.meta },
@@ -133,15 +144,18 @@ export class Trainer {
     const onSigint = (): void => { this.interrupted = true; };
     process.once('SIGINT', onSigint);
     try {
+      // Every rank starts from rank 0's weights (also after a resume: they read the same file).
+      this.o.dist?.syncTensors(Object.values(this.o.model.stateDict()));
       while (this.s.epoch < this.o.epochs && !this.s.done) {
         const summary = await this.runEpoch();
         if (summary === null) {
           this.saveResume();
-          process.stderr.write(`interrupted: state saved to ${this.resumePath}; continue with --resume ${this.o.outDir}\n`);
+          if (this.main) process.stderr.write(`interrupted: state saved to ${this.resumePath}; continue with --resume ${this.o.outDir}\n`);
           return { state: this.s, interrupted: true, best: this.s.best, bestEpoch: this.s.bestEpoch };
         }
         this.endEpoch(summary);
         this.saveResume();
+        this.agree();
       }
       return { state: this.s, interrupted: false, best: this.s.best, bestEpoch: this.s.bestEpoch };
     } finally {
@@ -158,9 +172,11 @@ export class Trainer {
     // exact generator stream it saved, so resuming anywhere reproduces the uninterrupted run.
     if (skip === 0 || !this.rngRestored) manualSeed(((this.o.seed ?? 0) * 1000003 + e * 7919) >>> 0);
     this.rngRestored = false;
-    const bar = new Progress({ title: `${this.o.title ?? 'train'} epoch ${e + 1}/${this.o.epochs}`, total: train.batchesPerEpoch, enabled: this.o.progress });
+    const dist = this.o.dist;
+    const bar = new Progress({ title: `${this.o.title ?? 'train'} epoch ${e + 1}/${this.o.epochs}`, total: train.batchesPerEpoch, enabled: this.o.progress !== false && this.main });
     const t0 = Date.now();
-    let lossSum = 0, correct = 0, seen = 0, lr = 0;
+    let { lossSum, correct, seen } = (skip > 0 && this.s.partial) || { lossSum: 0, correct: 0, seen: 0 };
+    let lr = 0, stop = false;
     model.train(true);
     const it = train.epoch(e)[Symbol.iterator]();
     for (let i = 0; i < skip; i++) {
@@ -178,6 +194,8 @@ export class Trainer {
         const { loss, logits } = hooks.loss(b, this.s.step);
         optimizer.zeroGrad();
         loss.backward();
+        // All ranks learn of a Ctrl-C in the same step's all-reduce, so they stop together.
+        if (dist) stop = dist.averageGradients(model.parameters(), b, this.interrupted);
         optimizer.step();
         this.s.step++;
         this.s.batchInEpoch++;
@@ -188,12 +206,18 @@ export class Trainer {
         seen += b.size;
         const extra = hooks.afterStep?.(this.s.step) ?? {};
         bar.update(this.s.batchInEpoch, { loss: lossSum / seen, acc: correct / seen, lr, ...extra });
+        if (this.o.saveEvery && this.s.step % this.o.saveEvery === 0 && this.s.batchInEpoch < train.batchesPerEpoch) {
+          this.s.partial = { lossSum, correct, seen };
+          this.saveResume();
+        }
         return false;
       });
       if (done) break;
       // Yield to the event loop so Ctrl-C (SIGINT) is delivered between steps.
       await new Promise((r) => setImmediate(r));
-      if (this.interrupted) {
+      if (dist ? stop : this.interrupted) {
+        this.interrupted = true;
+        this.s.partial = { lossSum, correct, seen };
         bar.stop();
         return null;
       }
@@ -201,7 +225,15 @@ export class Trainer {
     bar.stop();
     const seconds = (Date.now() - t0) / 1000;
     this.s.seconds += seconds;
-    const val = this.o.val ? evaluate(model, this.o.val.epoch(0)) : undefined;
+    this.s.partial = undefined;
+    if (dist) {
+      // Each rank's BN statistics saw its shard only: evaluate (and save) their average.
+      dist.averageBatchNorm(model.stateDict());
+      [lossSum, correct, seen] = dist.sum([lossSum, correct, seen]);
+    }
+    let val = this.o.val ? evaluate(model, this.o.val.epoch(0)) : undefined;
+    // Every rank evaluated the same model on the same images; rank 0's result decides.
+    if (dist && val) val = dist.broadcastJson(val);
     return { epoch: e, step: this.s.step, train: { loss: lossSum / Math.max(1, seen), top1: correct / Math.max(1, seen) }, val, lr, seconds };
   }
 
@@ -221,11 +253,13 @@ export class Trainer {
       val_loss: sm.val?.loss, val_top1: sm.val?.top1, val_top5: sm.val?.top5,
       metric, best: this.s.best, ...(extra.record ?? {}),
     };
-    this.log.write(record);
     const card = { ...this.o.card, epoch: sm.epoch + 1, step: sm.step, val_top1: sm.val?.top1, metric };
-    saveModelFile(this.lastPath, this.o.model.stateDict(), card);
-    if (improved) saveModelFile(this.bestPath, this.o.model.stateDict(), card);
-    if (this.o.progress !== false) {
+    if (this.main) {
+      this.log.write(record);
+      saveModelFile(this.lastPath, this.o.model.stateDict(), card);
+      if (improved) saveModelFile(this.bestPath, this.o.model.stateDict(), card);
+    }
+    if (this.o.progress !== false && this.main) {
       process.stderr.write(`epoch ${sm.epoch + 1}: train loss ${sm.train.loss.toFixed(4)} acc ${(100 * sm.train.top1).toFixed(2)}%` +
         (sm.val ? ` | val loss ${sm.val.loss.toFixed(4)} top1 ${(100 * sm.val.top1).toFixed(2)}%` : '') +
         ` | ${sm.seconds.toFixed(1)}s${improved ? ' | best' : ''}\n`);
@@ -233,5 +267,19 @@ export class Trainer {
     this.s.epoch++;
     this.s.batchInEpoch = 0;
     if (extra.stop || (this.o.patience !== undefined && this.s.sinceBest >= this.o.patience)) this.s.done = true;
+  }
+
+  /**
+   * After an epoch every rank holds the same loop and hook state when it depends only on averaged
+   * quantities; decisions taken on anything else (timings, a rank-local measurement) would drift
+   * apart, so rank 0's state is taken by all.
+   */
+  private agree(): void {
+    const dist = this.o.dist;
+    if (!dist) return;
+    const x = dist.broadcastJson({ s: this.s, hooks: this.s.hooks ?? null });
+    if (this.main) return;
+    this.s = x.s;
+    if (x.hooks !== null) this.o.hooks.loadState?.(x.hooks);
   }
 }
