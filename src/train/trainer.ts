@@ -175,7 +175,13 @@ export class Trainer {
     const dist = this.o.dist;
     const bar = new Progress({ title: `${this.o.title ?? 'train'} epoch ${e + 1}/${this.o.epochs}`, total: train.batchesPerEpoch, enabled: this.o.progress !== false && this.main });
     const t0 = Date.now();
-    let { lossSum, correct, seen } = (skip > 0 && this.s.partial) || { lossSum: 0, correct: 0, seen: 0 };
+    // A state saved mid-epoch holds the sums of all ranks: rank 0 carries them on.
+    let { lossSum, correct, seen } = (skip > 0 && this.main && this.s.partial) || { lossSum: 0, correct: 0, seen: 0 };
+    const partial = (): LoopState['partial'] => {
+      if (!dist) return { lossSum, correct, seen };
+      const [l, c, n] = dist.sum([lossSum, correct, seen]);
+      return { lossSum: l, correct: c, seen: n };
+    };
     let lr = 0, stop = false;
     model.train(true);
     const it = train.epoch(e)[Symbol.iterator]();
@@ -207,7 +213,7 @@ export class Trainer {
         const extra = hooks.afterStep?.(this.s.step) ?? {};
         bar.update(this.s.batchInEpoch, { loss: lossSum / seen, acc: correct / seen, lr, ...extra });
         if (this.o.saveEvery && this.s.step % this.o.saveEvery === 0 && this.s.batchInEpoch < train.batchesPerEpoch) {
-          this.s.partial = { lossSum, correct, seen };
+          this.s.partial = partial();
           this.saveResume();
         }
         return false;
@@ -217,7 +223,7 @@ export class Trainer {
       await new Promise((r) => setImmediate(r));
       if (dist ? stop : this.interrupted) {
         this.interrupted = true;
-        this.s.partial = { lossSum, correct, seen };
+        this.s.partial = partial();
         bar.stop();
         return null;
       }
