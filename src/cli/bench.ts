@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { int } from './options';
 
 export function registerBench(program: Command): void {
-  const bench = program.command('bench').description('run a benchmark (engine, train, quant)');
+  const bench = program.command('bench').description('run a benchmark (engine, train, quant, dist)');
   bench
     .command('engine')
     .description('op-by-op TypeScript vs one C++ call: ResNet-20 forward+backward, batch 128')
@@ -41,6 +41,18 @@ export function registerBench(program: Command): void {
     .action(async (opts: { json?: boolean; iters: number }) => {
       const { benchQuantizer } = await import('../../bench/quantizer');
       benchQuantizer({ json: !!opts.json, iters: opts.iters });
+    });
+  bench
+    .command('dist')
+    .description('data-parallel FP step, 1 vs 2 ranks (1 thread each, loopback Gloo): step and all-reduce time')
+    .option('--json', 'print one JSON line')
+    .option('--iters <n>', 'timed steps per rank', int('--iters', 1), 10)
+    .option('--batch <n>', 'batch size per rank', int('--batch', 1), 128)
+    .option('--model <name>', 'model', 'resnet20')
+    .option('--size <n>', 'image side (3×size×size inputs)', int('--size', 8), 32)
+    .action(async (opts: { json?: boolean; iters: number; batch: number; model: string; size: number }) => {
+      const { benchDist } = await import('../../bench/dist');
+      await benchDist({ json: !!opts.json, iters: opts.iters, batch: opts.batch, model: opts.model, size: opts.size });
     });
   bench
     .command('quant')
