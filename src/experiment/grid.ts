@@ -52,7 +52,9 @@ export function formatStatus(rows: RowStatus[]): string {
 }
 
 export const SIZE_NOTE = 'Size: bytes of the deployable file — for quantized rows the packed file (`gdnsq export --format packed`: integer weight codes bit-packed at ' +
-  'their true width plus per-channel steps, FP layers, BatchNorm and the model card), for FP the checkpoint file; – where the codes do not fit the packed format (over 8 bits: not converged).';
+  'their true width plus per-channel steps, FP layers, BatchNorm and the model card), for FP the checkpoint file; – where the codes do not fit the packed format (over 8 bits: not converged). ' +
+  'Mean bits: every quantizer at its integer width ceil(true bits), weighted by its parameters (weights) or its input elements per sample (activations); ' +
+  'a `-mixed` row holds only these means to its budget, each layer free up to 8 bits.';
 
 /** Merges every finished row under `out` into `file` and writes the Markdown beside it. */
 export function writeResults(config: GridConfig, out: string, file: string): Results {
