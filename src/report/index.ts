@@ -3,3 +3,4 @@ export * from './plots';
 export * from './markdown';
 export * from './write-report';
 export * from './descent';
+export * from './bottlenecks';

@@ -84,9 +84,10 @@ export interface FinetuneSummary {
   mean_bits: MeanBits;
 }
 
-export function layerBits(entries: QuantizerBits[]): Record<string, { target: number; bits: number; true: number }> {
-  const out: Record<string, { target: number; bits: number; true: number }> = {};
-  for (const e of entries) out[e.name] = { target: e.target, bits: round(e.bits, 3), true: round(e.trueBits, 3) };
+export function layerBits(entries: QuantizerBits[]): Record<string, { target: number; bits: number; true: number; max?: number }> {
+  const out: Record<string, { target: number; bits: number; true: number; max?: number }> = {};
+  // max: the widest channel's differentiable bits (per-channel weights), what the penalty sees first.
+  for (const e of entries) out[e.name] = { target: e.target, bits: round(e.bits, 3), true: round(e.trueBits, 3), ...(e.bitsMax !== e.bits ? { max: round(e.bitsMax, 3) } : {}) };
   return out;
 }
 
