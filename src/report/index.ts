@@ -4,3 +4,6 @@ export * from './markdown';
 export * from './write-report';
 export * from './descent';
 export * from './bottlenecks';
+export * from './capacity';
+export * from './png';
+export * from './grid-plot';

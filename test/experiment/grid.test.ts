@@ -139,6 +139,10 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   // The Markdown: one table row per setting, the goals judged from the JSON's numbers.
   const res = JSON.parse(fs.readFileSync(path.join(dir, 'results', 'tiny.json'), 'utf8')) as { rows: { setting: string; top1: number; converged: boolean }[] };
   const md = fs.readFileSync(path.join(dir, 'results', 'tiny.md'), 'utf8');
+  // The results plot beside the table (SVG and PNG), naming every setting of the grid.
+  const plot = fs.readFileSync(path.join(dir, 'results', 'tiny.svg'), 'utf8');
+  assert.ok(plot.startsWith('<svg') && fs.readFileSync(path.join(dir, 'results', 'tiny.png')).subarray(1, 4).toString() === 'PNG');
+  for (const s of ['>P<', '>G<', '>P1<']) assert.ok(plot.includes(s), `results plot lacks ${s}`);
   assert.match(md, /^# tiny grid\n/);
   const table = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| setting'));
   assert.deepEqual(table.map((l) => l.split(' | ')[0].slice(2)), ['FP', 'P', 'F', 'G', 'P1']);
@@ -153,5 +157,11 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   const idle = gdnsq(['experiment', 'grid', ...common]);
   assert.equal(idle.status, 0, idle.stderr);
   assert.doesNotMatch(idle.stderr, /==/);
+  assert.equal(fs.readFileSync(path.join(dir, 'results', 'tiny.json'), 'utf8'), before);
+  // `experiment results` redraws the table and the plot from the JSON alone.
+  fs.rmSync(path.join(dir, 'results', 'tiny.svg'));
+  const redraw = gdnsq(['experiment', 'results', '--config', config]);
+  assert.equal(redraw.status, 0, redraw.stderr);
+  assert.deepEqual(redraw.stdout.trim().split('\n'), ['tiny.json', 'tiny.md', 'tiny.svg', 'tiny.png'].map((f) => path.join('results', f)));
   assert.equal(fs.readFileSync(path.join(dir, 'results', 'tiny.json'), 'utf8'), before);
 });
