@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import * as path from 'path';
 import { setNumThreads, manualSeed } from '../engine';
-import { loadGridConfig, runGrid, gridStatus, formatStatus, selectRows } from '../experiment';
+import { loadGridConfig, runGrid, gridStatus, formatStatus, selectRows, redrawResults } from '../experiment';
 import { int } from './options';
 
 interface GridCliOptions { config: string; out: string; rows?: string[]; status?: boolean; threads?: number; progress: boolean }
@@ -49,6 +49,14 @@ export function registerExperiment(program: Command): void {
   common(exp.command('grid').description('run every row (or --rows) not yet done; a stopped row continues where it was saved'))
     .option('--rows <names>', 'comma-separated row names (default: all)', rowList)
     .action((o: GridCliOptions) => run(o));
+  exp.command('results').description("redraw the config's results table (.md) and plot (.svg, .png) from its results JSON, with the rows finished under --out merged in")
+    .requiredOption('--config <file>', 'grid config (JSON) naming the results file')
+    .option('--out <dir>', 'a grid output folder whose finished rows are merged in first')
+    .action(async (o: { config: string; out?: string }) => {
+      const config = loadGridConfig(o.config);
+      if (!config.results) throw new Error(`${path.basename(o.config)} names no results file ("results")`);
+      for (const f of await redrawResults(config, o.out ?? null, [config.results])) console.log(path.relative(process.cwd(), f));
+    });
   common(exp.command('row').description('run (or continue) one row'))
     .requiredOption('--row <name>', 'the row name')
     .action((o: RowCliOptions) => run({ ...o, rows: [o.row] }));

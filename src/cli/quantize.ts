@@ -23,7 +23,7 @@ export interface QuantizeCliOptions {
   perTensor?: boolean; quantizeFirst?: boolean; quantizeLast?: boolean; quantizeShortcuts?: boolean; quantizeBias?: boolean;
   detachWeightRange?: boolean; learnLower?: boolean;
   patience?: number; valSize?: number; trainLimit?: number; seed: number; threads?: number; progress: boolean;
-  logEvery: number; cropPadding: number; hflip?: boolean; layers?: Record<string, { wBits?: number; aBits?: number }>; exclude?: string[];
+  logEvery: number; cropPadding: number; hflip?: boolean; avgWbits?: number; avgAbits?: number; layers?: Record<string, { wBits?: number; aBits?: number }>; exclude?: string[];
   /** Steps between resume states (besides epoch ends). */
   saveEvery?: number;
   /** Ranks the run was started with (saved for --resume: the global batch depends on it). */
@@ -48,6 +48,7 @@ export function quantizeOptions(o: QuantizeCliOptions): QuantizeOptions {
     quantizeFirst: !!o.quantizeFirst, quantizeLast: !!o.quantizeLast, quantizeShortcuts: !!o.quantizeShortcuts, quantizeBias: !!o.quantizeBias,
     weightRangeGrad: !o.detachWeightRange, learnLower: !!o.learnLower,
     ...(o.layers ? { layers: o.layers } : {}), ...(o.exclude ? { exclude: o.exclude } : {}),
+    ...(o.avgWbits !== undefined || o.avgAbits !== undefined ? { budget: { wBits: o.avgWbits, aBits: o.avgAbits } } : {}),
   };
 }
 
@@ -106,6 +107,8 @@ export function registerQuantize(program: Command): void {
     .option('--data-dir <dir>', 'folder with the dataset files')
     .option('--wbits <n>', 'target weight bits (32: FP)', num('--wbits', 1), 2)
     .option('--abits <n>', 'target activation bits (32: FP)', num('--abits', 1), 2)
+    .option('--avg-wbits <n>', 'budget: parameter-weighted mean weight bits instead of --wbits per layer (each layer ≤ 8)', num('--avg-wbits', 1))
+    .option('--avg-abits <n>', 'budget: element-weighted mean activation bits instead of --abits per layer (each layer ≤ 8)', num('--avg-abits', 1))
     .option('--epochs <n>', 'epochs (the budget the descent is planned for)', int('--epochs', 1), 20)
     .option('--time-budget <min>', 'wall-clock budget in minutes: caps the epochs from a timed probe', num('--time-budget', 0))
     .option('--schedule <s>', 'planned: budget-planned descent; kappa: the reference t += lr·κ per step', oneOf('--schedule', DESCENT_SCHEDULES), 'planned')
@@ -149,6 +152,9 @@ export function registerQuantize(program: Command): void {
   addDistOptions(cmd)
     .action(async (o: QuantizeCliOptions & DistCliOptions) => {
       if (!o.resume && (!o.teacher || !o.out)) throw new Error('quantize needs --teacher FILE and --out DIR (or --resume DIR)');
+      // The budget names the bits the run is about (its labels, plan and logs).
+      if (o.avgWbits !== undefined) o.wbits = o.avgWbits;
+      if (o.avgAbits !== undefined) o.abits = o.avgAbits;
       const code = await launchIfAsked(o);
       if (code !== null) {
         if (code !== 0) process.exit(code);
@@ -163,6 +169,7 @@ export function registerQuantize(program: Command): void {
       }
       if (dist && !dist.isMain) return;
       console.log(JSON.stringify({ fp_top1: s.fp_top1, quant_top1: s.quant_top1, converged: s.converged, wbits_max: s.wbits_max, abits_max: s.abits_max,
-        planned_step: s.planned_step, reached_step: s.reached_step, holds: s.holds, wall_seconds: s.wall_seconds }));
+        planned_step: s.planned_step, reached_step: s.reached_step, holds: s.holds, wall_seconds: s.wall_seconds,
+        wbits_mean: s.mean_bits.w, abits_mean: s.mean_bits.a }));
     });
 }

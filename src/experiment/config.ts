@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DATASET_NAMES, DatasetName } from '../data';
-import { QUANT_METHODS, BN_MODES, DISTILL_LOSSES, ANNEAL_MODES, DESCENT_SHAPES } from '../quant';
+import { QUANT_METHODS, BN_MODES, DISTILL_LOSSES, ANNEAL_MODES, DESCENT_SHAPES, MeanBudget, checkMeanBudget } from '../quant';
 import { DESCENT_SCHEDULES } from '../train';
 
 export type RowMethod = 'fp' | 'gdnsq' | 'ptq' | 'fixed';
@@ -65,12 +65,16 @@ const str: Check = (v) => (typeof v === 'string' && v.length > 0 ? null : 'must 
 const oneOf = (values: readonly string[]): Check => (v) => (typeof v === 'string' && values.includes(v) ? null : `must be one of ${values.join(', ')}`);
 const strings: Check = (v) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? null : 'must be an array of strings');
 const object: Check = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? null : 'must be an object');
+const meanBudget: Check = (v) => {
+  if (object(v)) return 'must be an object {wBits?, aBits?, maxBits?}';
+  try { checkMeanBudget(v as MeanBudget, 'it'); return null; } catch (e) { return `is not a mean bit-width budget: ${(e as Error).message}`; }
+};
 
 /** quantize() options a row may set. */
 export const QUANTIZE_KEYS: Record<string, Check> = {
   wBits: num(0), aBits: num(0), method: oneOf(QUANT_METHODS), actMethod: oneOf(QUANT_METHODS), bn: oneOf(BN_MODES),
   perChannel: bool, quantizeFirst: bool, quantizeLast: bool, quantizeShortcuts: bool, quantizeBias: bool,
-  weightRangeGrad: bool, learnLower: bool, delta: num(0), layers: object, exclude: strings, startBits: num(0),
+  weightRangeGrad: bool, learnLower: bool, delta: num(0), layers: object, exclude: strings, startBits: num(0), budget: meanBudget,
 };
 /** train.finetune() settings a row may set (only rows that train use them, besides calibBatches). */
 export const FINETUNE_KEYS: Record<string, Check> = {
@@ -145,6 +149,7 @@ function parseRow(v: unknown, i: number, budget: Budget): RowConfig {
   if (method === 'ptq') {
     const k = Object.keys((o.options ?? {}) as object).find((x) => x in FINETUNE_KEYS);
     if (k) throw new ConfigError(`${where}.options.${k}: a ptq row does not train, so it takes no '${k}'`);
+    if ((o.options as Record<string, unknown> | undefined)?.budget !== undefined) throw new ConfigError(`${where}.options.budget: a mean bit-width budget is learned in training, a ptq row takes none`);
   }
   const options = fields(o.options ?? {}, `${where}.options`, allowed, method === 'fp' ? [] : ['wBits', 'aBits']) as RowOptions;
   const over = fields(o.budget ?? {}, `${where}.budget`, BUDGET_KEYS) as Partial<Budget>;

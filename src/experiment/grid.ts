@@ -10,6 +10,7 @@ import { GridData, loadGridData } from './grid-data';
 import { readRowResult, rowDir, runRow } from './row';
 import { Results, mergeResults, readResults, writeJsonAtomic } from './results';
 import { resultsMarkdown } from './results-markdown';
+import { gridSpec, renderSvg, writeSvgPng } from '../report';
 
 const rel = (p: string): string => path.relative(process.cwd(), path.resolve(p)) || '.';
 
@@ -52,11 +53,13 @@ export function formatStatus(rows: RowStatus[]): string {
 }
 
 export const SIZE_NOTE = 'Size: bytes of the deployable file — for quantized rows the packed file (`gdnsq export --format packed`: integer weight codes bit-packed at ' +
-  'their true width plus per-channel steps, FP layers, BatchNorm and the model card), for FP the checkpoint file; – where the codes do not fit the packed format (over 8 bits: not converged).';
+  'their true width plus per-channel steps, FP layers, BatchNorm and the model card), for FP the checkpoint file; – where the codes do not fit the packed format (over 8 bits: not converged). ' +
+  'Mean bits: every quantizer at its integer width ceil(true bits), weighted by its parameters (weights) or its input elements per sample (activations); ' +
+  'a `-mixed` row holds only these means to its budget, each layer free up to 8 bits.';
 
-/** Merges every finished row under `out` into `file` and writes the Markdown beside it. */
-export function writeResults(config: GridConfig, out: string, file: string): Results {
-  const done = config.rows.map((r) => readRowResult(out, r.name)).filter((r) => r !== null);
+/** Merges every finished row under `out` (none when null) into `file` and writes the Markdown beside it. */
+export function writeResults(config: GridConfig, out: string | null, file: string): Results {
+  const done = out === null ? [] : config.rows.map((r) => readRowResult(out, r.name)).filter((r) => r !== null);
   const results = mergeResults(readResults(file), done, config.rows.map((r) => r.name));
   writeJsonAtomic(file, results);
   const md = resultsMarkdown(results, {
@@ -66,6 +69,22 @@ export function writeResults(config: GridConfig, out: string, file: string): Res
   });
   fs.writeFileSync(file.replace(/\.json$/, '') + '.md', md);
   return results;
+}
+
+/** The results plot beside the results file (`<name>.svg` and `.png`); returns their paths. */
+export async function writeResultsPlot(config: GridConfig, results: Results, file: string): Promise<string[]> {
+  if (!results.rows.some((r) => r.method !== 'fp')) return [];
+  return writeSvgPng(file.replace(/\.json$/, ''), await renderSvg(gridSpec(results.rows, config.title)));
+}
+
+/** Rewrites the table and the plot of every results file of the grid (merging the rows finished under `out`). */
+export async function redrawResults(config: GridConfig, out: string | null, files: string[]): Promise<string[]> {
+  const written: string[] = [];
+  for (const f of files) {
+    const results = writeResults(config, out, f);
+    written.push(f, `${f.replace(/\.json$/, '')}.md`, ...(await writeResultsPlot(config, results, f)));
+  }
+  return written;
 }
 
 export interface GridRunOptions {
@@ -81,7 +100,7 @@ export interface GridOutcome {
   skipped: string[];
   /** The row that was stopped, if one was. */
   interrupted: string | null;
-  /** The results files written: <out>/results.json and the config's results file, if it names one. */
+  /** The results files written: <out>/results.json and the config's results file, if it names one (each with its .md, .svg and .png). */
   files: string[];
 }
 
@@ -108,11 +127,11 @@ export async function runGrid(config: GridConfig, o: GridRunOptions): Promise<Gr
       }
       outcome.ran.push(row.name);
       say(`${row.name}: top-1 ${(100 * r.result!.top1).toFixed(2)}%, converged ${r.result!.converged}, ${r.result!.wall_s} s`);
-      for (const f of files) writeResults(config, o.out, f);
+      await redrawResults(config, o.out, files);
     }
   } finally {
     data?.teacher.dispose();
   }
-  for (const f of files) writeResults(config, o.out, f);
+  await redrawResults(config, o.out, files);
   return outcome;
 }

@@ -6,4 +6,4 @@ export { loadGridData, GridData } from './grid-data';
 export { ResultRow, Results, readResults, mergeResults, resultRow, writeJsonAtomic } from './results';
 export { resultsMarkdown, checkGoals, GoalCheck, MarkdownOptions } from './results-markdown';
 export { runRow, readRowResult, rowDir, trainingOptions, RowRunOptions, RowOutcome, RESULT_FILE } from './row';
-export { runGrid, gridStatus, formatStatus, writeResults, rowCommand, GridRunOptions, GridOutcome, RowStatus, RowState, SIZE_NOTE } from './grid';
+export { runGrid, gridStatus, formatStatus, writeResults, writeResultsPlot, redrawResults, rowCommand, GridRunOptions, GridOutcome, RowStatus, RowState, SIZE_NOTE } from './grid';

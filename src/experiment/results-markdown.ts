@@ -57,7 +57,7 @@ export function resultsMarkdown(results: Results, o: MarkdownOptions): string {
   const fp = results.rows.find((r) => r.setting === 'FP');
   const paper = o.compare.paper;
   const header = ['setting', 'method', 'top-1 (test)', 'Δ vs FP (pt)', 'goal (pt)', ...(paper ? [`paper Δ (pt), ${paper.label}`] : []),
-    'true bits W / A (max)', 'converged', 'size (KiB)', 'epochs', 'wall'];
+    'true bits W / A (max)', 'mean bits W / A', 'converged', 'size (KiB)', 'epochs', 'wall'];
   const lines = [`# ${o.title}`, ''];
   if (o.source) lines.push(o.source, '');
   lines.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`);
@@ -68,7 +68,7 @@ export function resultsMarkdown(results: Results, o: MarkdownOptions): string {
     const p = paper ? (r.setting === 'FP' ? pct(paper.fp_top1) : paper.drop_pt[r.setting] !== undefined ? signed(paper.drop_pt[r.setting]) : '') : null;
     lines.push(`| ${[
       r.setting, r.method, pct(r.top1), d === null ? '' : signed(d), goalCell, ...(p === null ? [] : [p]),
-      `${bitsText(r.wbits_max)} / ${bitsText(r.abits_max)}`, r.method === 'fp' ? '–' : r.converged ? 'yes' : 'no',
+      `${bitsText(r.wbits_max)} / ${bitsText(r.abits_max)}`, r.wbits_mean === undefined || r.abits_mean === undefined ? '–' : `${bitsText(r.wbits_mean)} / ${bitsText(r.abits_mean)}`, r.method === 'fp' ? '–' : r.converged ? 'yes' : 'no',
       r.model_bytes === null ? '–' : (r.model_bytes / 1024).toFixed(1), String(r.epochs), duration(r.wall_s),
     ].join(' | ')} |`);
   }

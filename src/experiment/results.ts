@@ -26,11 +26,18 @@ export interface ResultRow {
    * that did not converge).
    */
   model_bytes: number | null;
+  /**
+   * Size-weighted mean integer bit-widths (weights by parameters, activations by input elements
+   * per sample; 32 for a group left FP); absent in rows written before they were measured.
+   */
+  wbits_mean?: number;
+  abits_mean?: number;
 }
 
 export interface Results { rows: ResultRow[] }
 
-const FIELDS: Record<keyof ResultRow, string> = {
+const OPTIONAL = ['wbits_mean', 'abits_mean'] as const;
+const FIELDS: Record<Exclude<keyof ResultRow, (typeof OPTIONAL)[number]>, string> = {
   setting: 'string', method: 'string', top1: 'number', converged: 'boolean', wbits_max: 'number', abits_max: 'number',
   epochs: 'number', wall_s: 'number', command: 'string', model_bytes: 'number',
 };
@@ -40,6 +47,11 @@ export function resultRow(x: Record<string, unknown>, where: string): ResultRow 
   const out: Record<string, unknown> = {};
   for (const [k, type] of Object.entries(FIELDS)) {
     if (typeof x[k] !== type && !(k === 'model_bytes' && x[k] === null)) throw new Error(`${where}: field '${k}' must be a ${type}, got ${JSON.stringify(x[k])}`);
+    out[k] = x[k];
+  }
+  for (const k of OPTIONAL) {
+    if (x[k] === undefined) continue;
+    if (typeof x[k] !== 'number') throw new Error(`${where}: field '${k}' must be a number, got ${JSON.stringify(x[k])}`);
     out[k] = x[k];
   }
   return out as unknown as ResultRow;

@@ -6,8 +6,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { BatchLoader } from '../data';
+import { scope } from '../engine';
 import { exportPacked } from '../export';
-import { quantizerBits, bitsSummary, resetObservedCodes, QuantizeOptions } from '../quant';
+import { quantizerBits, bitsSummary, resetObservedCodes, QuantizeOptions, activationElements, quantizerSizes, weightedMeans } from '../quant';
 import { evaluate, finetune, FinetuneOptions, FinetuneSummary, loadTrainingCard, saveModelFile, MetricsLog, round } from '../train';
 import { GridConfig, RowConfig, QUANTIZE_KEYS } from './config';
 import { GridData } from './grid-data';
@@ -86,7 +87,10 @@ function evalRow(row: RowConfig, o: RowRunOptions, dir: string, t0: number): Res
   if (row.method === 'fp') {
     const val = data.val.n ? evaluate(data.teacher, loader(data.val).epoch(0)).top1 : null;
     const top1 = evaluate(data.teacher, loader(data.test).epoch(0)).top1;
-    const result: ResultRow = { ...base, top1: round(top1, 4), converged: true, wbits_max: 32, abits_max: 32, epochs: 0, wall_s: round((Date.now() - t0) / 1000, 1), model_bytes: data.teacherBytes };
+    const result: ResultRow = {
+      ...base, top1: round(top1, 4), converged: true, wbits_max: 32, abits_max: 32, epochs: 0, wall_s: round((Date.now() - t0) / 1000, 1), model_bytes: data.teacherBytes,
+      wbits_mean: 32, abits_mean: 32,
+    };
     return finish(dir, result, { val_top1: val === null ? null : round(val, 4), model_bytes_source: 'FP checkpoint file' });
   }
   const { quantize: qopts } = trainingOptions({ ...row, method: 'gdnsq' });
@@ -100,14 +104,17 @@ function evalRow(row: RowConfig, o: RowRunOptions, dir: string, t0: number): Res
     const val = data.val.n ? evaluate(r.model, loader(data.val).epoch(0)).top1 : null;
     resetObservedCodes(r.model);
     const top1 = evaluate(r.model, loader(data.test).epoch(0)).top1;
-    const sum = bitsSummary(quantizerBits(r.model));
+    const bits = quantizerBits(r.model);
+    const sum = bitsSummary(bits);
+    const elements = scope(() => activationElements(r.model, loader(data.val.n ? data.val : data.test).batch(0, 0).x));
+    const means = weightedMeans(bits, quantizerSizes(r.model, elements));
     const file = path.join(dir, 'ptq.safetensors');
     saveModelFile(file, r.model.stateDict(), { ...r.card, teacher: data.teacherRef, val_top1: val });
     const packed = packedBytes(file, dir);
     const result: ResultRow = {
       ...base, top1: round(top1, 4), converged: sum.converged, wbits_max: fpIfNone(round(sum.weights.trueMax, 3), sum.weights.count),
       abits_max: fpIfNone(round(sum.activations.trueMax, 3), sum.activations.count),
-      epochs: 0, wall_s: round((Date.now() - t0) / 1000, 1), model_bytes: packed.bytes,
+      epochs: 0, wall_s: round((Date.now() - t0) / 1000, 1), model_bytes: packed.bytes, wbits_mean: round(means.w.mean, 4), abits_mean: round(means.a.mean, 4),
     };
     return finish(dir, result, { val_top1: val === null ? null : round(val, 4), checkpoint: 'ptq.safetensors', model_bytes_source: packed.source, calib_batches: r.calibration.batches });
   } finally {
@@ -143,6 +150,7 @@ async function trainRow(row: RowConfig, o: RowRunOptions, dir: string): Promise<
     setting: row.name, method: row.method, top1: summary.quant_top1, converged: summary.converged,
     wbits_max: fpIfNone(summary.wbits_max, countRole(summary.layers, 'weight') + countRole(summary.layers, 'bias')),
     abits_max: fpIfNone(summary.abits_max, countRole(summary.layers, 'act')), epochs: summary.epochs_run, wall_s: round(sessionsWall(dir), 1), command: o.command, model_bytes: packed.bytes,
+    ...(summary.mean_bits ? { wbits_mean: summary.mean_bits.w, abits_mean: summary.mean_bits.a } : {}),
   };
   return {
     result: finish(dir, result, {

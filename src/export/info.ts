@@ -4,7 +4,7 @@
 // the model card. Checkpoints and packed files are loaded into a model (so the true bits are
 // the codes the layers really produce); ONNX files are only parsed (onnx-summary.ts).
 import * as fs from 'fs';
-import { quantizerBits, quantizedLayers, QConv2d } from '../quant';
+import { quantizerBits, quantizedLayers, QConv2d, weightedMeans, MeanBudget } from '../quant';
 import { ModelCard } from '../train';
 import { loadModel } from './load';
 import { peekMetadata, PACKED_FORMAT } from './packed-format';
@@ -34,6 +34,12 @@ export interface ModelInfo {
   params: { total: number; quantized: number; fp: number };
   bytes: { file: number; fp32: number; quantizedFp32: number; quantizedPacked: number };
   layers: LayerInfo[];
+  /**
+   * Size-weighted mean integer bits (ceil of the true bits): weights by parameters; activations
+   * by input elements per sample, known when the card records them (null otherwise); and the
+   * mean budget the model was fine-tuned under, if any.
+   */
+  meanBits?: { w: number | null; a: number | null; budget: MeanBudget | null };
   card: ModelCard;
   onnx?: Omit<OnnxSummary, 'metadata'>;
 }
@@ -58,6 +64,18 @@ function fromModelFile(file: string, format: 'checkpoint' | 'packed'): ModelInfo
       };
     });
     const packed = layers.filter((l) => l.packedBytes !== null);
+    const quant = card.quant as { options?: { budget?: MeanBudget }; act_elements?: Record<string, number> } | undefined;
+    const sizes: Record<string, number> = {};
+    for (const [name, l] of quantizedLayers(model)) {
+      for (const [role, q] of l.quantizers()) {
+        if (!q.enabled) continue;
+        const n = role === 'act' ? quant?.act_elements?.[name] : (role === 'weight' ? l.weight : l.bias!).numel;
+        if (n !== undefined) sizes[`${name}.${role}_quant`] = n;
+      }
+    }
+    const known = bits.filter((b) => sizes[b.name] !== undefined);
+    const means = weightedMeans(known, sizes);
+    const hasActs = bits.some((b) => b.role === 'act') && bits.filter((b) => b.role === 'act').every((b) => sizes[b.name] !== undefined);
     const quantized = packed.reduce((s, l) => s + l.params, 0);
     return {
       file, format, quantized: bits.length > 0, model: card.model, args: card.args, dataset: card.dataset ?? null,
@@ -67,6 +85,7 @@ function fromModelFile(file: string, format: 'checkpoint' | 'packed'): ModelInfo
         quantizedPacked: packed.reduce((s, l) => s + l.packedBytes!, 0),
       },
       layers, card,
+      ...(bits.length ? { meanBits: { w: means.w.mean, a: hasActs || !bits.some((b) => b.role === 'act') ? means.a.mean : null, budget: quant?.options?.budget ?? null } } : {}),
     };
   } finally {
     model.dispose();
@@ -125,6 +144,11 @@ export function formatInfo(i: ModelInfo): string {
   lines.push(`bytes: ${kib(i.bytes.file)} on disk; FP32 parameters ${kib(i.bytes.fp32)} (${((100 * i.bytes.file) / i.bytes.fp32).toFixed(1)}% on disk)`);
   if (i.quantized) {
     lines.push(`quantized weights: ${kib(i.bytes.quantizedFp32)} in FP32, ${kib(i.bytes.quantizedPacked)} packed at their true width (${((100 * i.bytes.quantizedPacked) / i.bytes.quantizedFp32).toFixed(2)}%)`);
+  }
+  if (i.meanBits) {
+    const m = i.meanBits, f = (x: number | null): string => (x === null ? '? (no activation sizes in the card)' : fmtBits(Number(x.toFixed(3))));
+    const b = m.budget ? ` (budget: mean W ${m.budget.wBits ?? 'per layer'}, A ${m.budget.aBits ?? 'per layer'}, each ≤ ${m.budget.maxBits ?? 8})` : '';
+    lines.push(`mean bits (integer widths; weights by parameters, activations by elements per sample): W ${f(m.w)}, A ${f(m.a)}${b}`);
   }
   if (i.layers.length) {
     const w = Math.max(...i.layers.map((l) => l.name.length));

@@ -27,6 +27,8 @@ export interface CalibratedQuantizer {
   /** Activations: the input range seen. */
   range?: { min: number; max: number };
   signed?: boolean;
+  /** Activations: the input's elements per sample (its size in a mean bit-width budget). */
+  elements?: number;
   pruned: boolean;
   /** Bit-width right after calibration: weights from their codes, activations from the grid's capacity. */
   bits: number;
@@ -34,6 +36,13 @@ export interface CalibratedQuantizer {
 
 export class CalibrationReport {
   constructor(readonly batches: number, readonly startBits: number, readonly quantizers: CalibratedQuantizer[]) {}
+
+  /** Each quantized layer's input elements per sample, by layer path (the activation sizes of a mean budget). */
+  get actElements(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const q of this.quantizers) if (q.kind === 'activation' && q.elements !== undefined) out[q.name.replace(/\.act_quant$/, '')] = q.elements;
+    return out;
+  }
 
   toString(): string {
     const lines = [`calibrated on ${this.batches} batches, start bits ${this.startBits}:`];
@@ -93,7 +102,10 @@ export function calibrate(model: Module, batches: Iterable<Tensor | { x: Tensor 
     if (!act.calibrationRange) throw new Error(`calibrate: ${name} received no input during calibration (is it used by forward()?)`);
     act.calibrateActivation(startBits);
     const range = act.calibrationRange;
-    report.push({ name: `${name}.act_quant`, kind: 'activation', range, signed: act.isSigned, pruned: act.isPruned, bits: act.enabled ? act.capacityBits() : FP_BITS });
+    report.push({
+      name: `${name}.act_quant`, kind: 'activation', range, signed: act.isSigned, elements: act.calibrationElements ?? undefined,
+      pruned: act.isPruned, bits: act.enabled ? act.capacityBits() : FP_BITS,
+    });
     for (const [role, q, t] of [['weight', l.weight_quant, l.weight], ['bias', l.bias_quant, l.bias]] as const) {
       if (!q || !t) continue;
       q.calibrateWeight(t, startBits);
@@ -101,4 +113,31 @@ export function calibrate(model: Module, batches: Iterable<Tensor | { x: Tensor 
     }
   }
   return new CalibrationReport(n, startBits, report);
+}
+
+/**
+ * Each quantized layer's input elements per sample, by layer path, from one forward pass of
+ * `x` in calibration mode (the model's outputs, parameters and calibration are left as they
+ * were): the activation sizes of a mean bit-width budget, for a model calibrated before.
+ */
+export function activationElements(model: Module, x: Tensor): Record<string, number> {
+  const layers = quantizedLayers(model);
+  const wasTraining = model.training;
+  const acts = layers.map(([, l]) => l.act_quant);
+  const saved = acts.map((q) => q.calibrationRange);
+  const out: Record<string, number> = {};
+  try {
+    model.eval();
+    for (const q of acts) q.calibrating = true;
+    noGrad(() => scope(() => { model.forward(x); }));
+    for (const [name, l] of layers) {
+      const n = l.act_quant.calibrationElements;
+      if (n === null) throw new Error(`activationElements: ${name} received no input (is it used by forward()?)`);
+      out[name] = n;
+    }
+  } finally {
+    acts.forEach((q, i) => { q.calibrating = false; q.setCalibrationRange(saved[i]); });
+    model.train(wasTraining);
+  }
+  return out;
 }

@@ -6,9 +6,13 @@ export { QLinear } from './qlinear';
 export { FrozenBatchNorm2d } from './frozen-batchnorm';
 export { foldBatchNorm, convBnPairs } from './bn-fuse';
 export { quantize, QuantizeOptions, QuantizeReport, QuantizedLayerInfo, LayerBits, BnMode, BN_MODES, FpReason } from './quantize';
-export { calibrate, CalibrateOptions, CalibrationReport, CalibratedQuantizer } from './calibrate';
+export { calibrate, activationElements, CalibrateOptions, CalibrationReport, CalibratedQuantizer } from './calibrate';
 export { quantizerBits, QuantizerBits, QuantizerRole, bitsSummary, BitsSummary, BitsStats, isConverged, converged, resetObservedCodes } from './bits';
-export { bitPenalty, Penalty, PenaltyOptions } from './penalty';
+export { bitPenalty, Penalty, PenaltyOptions, BudgetPenalty } from './penalty';
+export {
+  MeanBudget, DEFAULT_MAX_BITS, checkMeanBudget, quantizerSizes, weightedMeans, GroupMean, checkBudget, BudgetCheck, allocateBits,
+  integerBits, BudgetTracker, BudgetTrackerState, budgeted,
+} from './mean-budget';
 export { distillLoss, DistillLoss, DISTILL_LOSSES, checkDistillLoss } from './distill';
 export { GdnsqObjective, ObjectiveOptions, ObjectiveState, ObjectiveLoss } from './objective';
 export { GdnsqLrSchedule, LrScheduleOptions, LrScheduleState, AnnealMode, ANNEAL_MODES } from './lr-schedule';

@@ -9,7 +9,7 @@
 import { Tensor, noGrad } from '../engine';
 import { Module } from '../nn';
 import { DistillLoss, checkDistillLoss, distillLoss } from './distill';
-import { Penalty, PenaltyOptions, bitPenalty, checkPenaltyOptions } from './penalty';
+import { Penalty, PenaltyOptions, BudgetPenalty, bitPenalty, checkPenaltyOptions } from './penalty';
 
 export interface ObjectiveOptions extends PenaltyOptions {
   /** The quantized model being fine-tuned. */
@@ -56,6 +56,8 @@ export class GdnsqObjective {
   /** The bit-width each quantizer is held to now (planned descent); default its target. */
   targetOf: ((target: number) => number) | undefined;
   private readonly reduceTask: ((value: number, rows: number) => number) | undefined;
+  /** A mean bit-width budget (penalty.ts BudgetPenalty); its offsets are updated by its owner. */
+  budget: BudgetPenalty | undefined;
   private last = { task: 0, pw: 0, pa: 0, lagW: 0, lagA: 0 };
 
   constructor(o: ObjectiveOptions) {
@@ -75,6 +77,7 @@ export class GdnsqObjective {
     this.growth = o.growth ?? 'kappa';
     this.targetOf = o.targetOf;
     this.reduceTask = o.reduceTask;
+    this.budget = o.budget;
   }
 
   /** What the last loss() measured: task loss, P_w, P_a and the worst lags B − target (bits) per group. */
@@ -93,7 +96,7 @@ export class GdnsqObjective {
     const taskValue = this.reduceTask ? this.reduceTask(task.item(), batch.y.shape[0]) : task.item();
     this.count++;
     this.c += (taskValue - this.c) / this.count;
-    const penalty = bitPenalty(this.student, { ...this.penaltyOptions, targetOf: this.targetOf });
+    const penalty = bitPenalty(this.student, { ...this.penaltyOptions, targetOf: this.targetOf, budget: this.budget });
     const p = this.penaltyOptions.p;
     const base = p === 1 ? task : task.pow(p);
     let loss = base;

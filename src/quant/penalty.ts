@@ -5,6 +5,21 @@
 import { Tensor } from '../engine';
 import { Module } from '../nn';
 import { quantizedLayers } from './qlayer';
+import { MeanBudget, budgeted, checkMeanBudget } from './mean-budget';
+
+/**
+ * A size budget (mean-budget.ts) on one or both groups: their penalty is one constraint on the
+ * size-weighted mean of the bits, max(0, Σ n·B / Σ n − (T − offset − ε))^p, plus each
+ * channel's cap max(0, B − (cap − ε))^p; every bit-width of the group is free below the cap.
+ */
+export interface BudgetPenalty {
+  budget: MeanBudget;
+  /** Size of each quantizer by name (quantizerSizes()). */
+  sizes: Record<string, number>;
+  /** How far below the (planned) budget the smooth mean is held, per group (BudgetTracker), in bits. */
+  offsetW?: number;
+  offsetA?: number;
+}
 
 export interface PenaltyOptions {
   /** Slack ε: a constraint is met at B ≤ T − ε (default 1e-3). */
@@ -17,6 +32,8 @@ export interface PenaltyOptions {
    * quantizers above the plan.
    */
   targetOf?: (target: number) => number;
+  /** Hold the groups it names to a mean bit-width instead of each quantizer to its target. */
+  budget?: BudgetPenalty;
 }
 
 export interface Penalty {
@@ -51,20 +68,57 @@ function group(bits: Tensor[], targets: Tensor[], eps: number, p: number): { mea
   return { mean: (p === 1 ? excess : excess.pow(p)).mean(), active: excess.detach().gt(0).sum().float(), lag: raw.detach().amax() };
 }
 
+/**
+ * A budgeted group: `bits` per quantizer (1-d, one per channel) with the quantizer's size; the
+ * mean constraint and the caps count as constraints alike for the active count.
+ */
+function budgetGroup(bits: Tensor[], sizes: number[], target: number, cap: number, eps: number, p: number): { mean: Tensor; active: Tensor; lag: Tensor } {
+  if (!bits.length) return { mean: Tensor.scalar(0), active: Tensor.scalar(0), lag: Tensor.scalar(-Infinity) };
+  const total = sizes.reduce((s, n) => s + n, 0);
+  let weighted = bits[0].mean().mul(sizes[0] / total);
+  for (let i = 1; i < bits.length; i++) weighted = weighted.add(bits[i].mean().mul(sizes[i] / total));
+  const meanRaw = weighted.sub(target);
+  const meanExcess = meanRaw.add(eps).relu();
+  const all = Tensor.cat(bits);
+  const capRaw = all.sub(cap);
+  const capExcess = capRaw.add(eps).relu();
+  const pow = (t: Tensor): Tensor => (p === 1 ? t : t.pow(p));
+  return {
+    mean: pow(meanExcess).add(pow(capExcess).mean()),
+    active: meanExcess.detach().gt(0).float().add(capExcess.detach().gt(0).sum().float()),
+    lag: Tensor.stack([meanRaw.detach().reshape([]), capRaw.detach().amax()]).amax(),
+  };
+}
+
 /** The penalty of every active (enabled, not pruned) quantizer of a quantized model. */
 export function bitPenalty(model: Module, o: PenaltyOptions = {}): Penalty {
   const { eps, p } = checkPenaltyOptions(o);
+  const budget = o.budget ? checkMeanBudget(o.budget.budget, 'penalty budget') : undefined;
+  const plan = (t: number): number => (o.targetOf ? o.targetOf(t) : t);
   const wBits: Tensor[] = [], wTargets: Tensor[] = [], aBits: Tensor[] = [], aTargets: Tensor[] = [];
-  for (const [, l] of quantizedLayers(model)) {
+  const wSizes: number[] = [], aSizes: number[] = [];
+  for (const [layer, l] of quantizedLayers(model)) {
     for (const [role, q] of l.quantizers()) {
       if (!q.active) continue;
       const b = role === 'act' ? q.bits() : q.bits(role === 'weight' ? l.weight : l.bias!);
       (role === 'act' ? aBits : wBits).push(b);
+      if (budgeted(budget, role === 'act' ? 'a' : 'w')) {
+        const n = o.budget!.sizes[`${layer}.${role}_quant`];
+        if (!(n > 0)) throw new Error(`penalty: the budget has no size for ${layer}.${role}_quant`);
+        (role === 'act' ? aSizes : wSizes).push(n);
+        continue;
+      }
       (role === 'act' ? aTargets : wTargets).push(o.targetOf ? Tensor.full(b.shape, o.targetOf(q.targetBits)) : q.target_bits.reshape([1]).expand(b.shape));
     }
   }
-  const w = group(wBits, wTargets, eps, p);
-  const a = group(aBits, aTargets, eps, p);
+  const side = (g: 'w' | 'a', bits: Tensor[], targets: Tensor[], sizes: number[]): { mean: Tensor; active: Tensor; lag: Tensor } => {
+    if (!budgeted(budget, g)) return group(bits, targets, eps, p);
+    const offset = (g === 'w' ? o.budget!.offsetW : o.budget!.offsetA) ?? 0;
+    const target = plan(budget![g === 'w' ? 'wBits' : 'aBits']!) - offset;
+    return budgetGroup(bits, sizes, target, plan(budget!.maxBits), eps, p);
+  };
+  const w = side('w', wBits, wTargets, wSizes);
+  const a = side('a', aBits, aTargets, aSizes);
   const total = w.active.add(a.active).add(eps);
   const mw = w.active.add(eps).div(total);
   const ma = a.active.add(eps).div(total);

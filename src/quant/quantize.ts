@@ -12,6 +12,7 @@ import { QConv2d } from './qconv2d';
 import { QLinear } from './qlinear';
 import { FrozenBatchNorm2d } from './frozen-batchnorm';
 import { foldBatchNorm, convBnPairs } from './bn-fuse';
+import { MeanBudget, checkMeanBudget, budgeted } from './mean-budget';
 
 export type BnMode = 'keep' | 'freeze' | 'fuse';
 export const BN_MODES: readonly BnMode[] = ['keep', 'freeze', 'fuse'];
@@ -47,6 +48,12 @@ export interface QuantizeOptions {
   learnLower?: boolean;
   /** Bit-width the weight steps start from before calibration (default 10). */
   startBits?: number;
+  /**
+   * A size budget (mean-budget.ts): the groups it names are held to a mean bit-width, their
+   * quantizers start with the cap (maxBits) as target and get their integer allocation as
+   * target when the fine-tuning measures them.
+   */
+  budget?: MeanBudget;
 }
 
 export interface QuantizedLayerInfo {
@@ -96,6 +103,10 @@ function checkOptions(o: QuantizeOptions): void {
   if (o.method !== undefined) checkQuantMethod(o.method);
   if (o.actMethod !== undefined) checkQuantMethod(o.actMethod);
   if (o.startBits !== undefined) checkBits(o.startBits, 'quantize: startBits');
+  if (o.budget !== undefined) {
+    checkMeanBudget(o.budget, 'quantize: budget');
+    if (o.layers && Object.keys(o.layers).length) throw new Error('quantize: a mean bit-width budget and per-layer targets (layers) do not combine: the budget chooses the per-layer bits');
+  }
 }
 
 const isShortcut = (name: string, m: Conv2d): boolean =>
@@ -164,8 +175,9 @@ export function quantize(model: Module, o: QuantizeOptions): QuantizeReport {
   const layers: QuantizedLayerInfo[] = [];
   for (const name of swap) {
     const m = model.getSubmodule(name) as Conv2d | Linear;
-    const wBits = o.layers?.[name]?.wBits ?? o.wBits;
-    const aBits = o.layers?.[name]?.aBits ?? o.aBits;
+    const cap = o.budget ? checkMeanBudget(o.budget).maxBits : 0;
+    const wBits = budgeted(o.budget, 'w') ? cap : o.layers?.[name]?.wBits ?? o.wBits;
+    const aBits = budgeted(o.budget, 'a') ? cap : o.layers?.[name]?.aBits ?? o.aBits;
     const channels = perChannel ? m.weight.size(0) : 1;
     const weight = new Quantizer({ kind: 'weight', bits: wBits, channels, method, delta: o.delta, rangeGrad });
     const act = new Quantizer({ kind: 'activation', bits: aBits, method: actMethod, delta: o.delta, learnLower: o.learnLower });

@@ -64,6 +64,7 @@ export class Quantizer extends Module {
   /** While true, forward() records the running min/max of its inputs and returns them unchanged. */
   calibrating = false;
   private calib: Range | null = null;
+  private calibElements: number | null = null;
   private observed: Range | null = null;
 
   declare log2_step: Tensor;
@@ -228,12 +229,16 @@ export class Quantizer extends Module {
   private record(x: Tensor): void {
     const [mn, mx] = noGrad(() => scope(() => [x.amin().item(), x.amax().item()]));
     this.calib = this.calib ? { min: Math.min(this.calib.min, mn), max: Math.max(this.calib.max, mx) } : { min: mn, max: mx };
+    // The input's size per sample (dim 0 is the batch): an activation's share of a size budget.
+    this.calibElements = x.ndim > 0 && x.size(0) > 0 ? x.numel / x.size(0) : x.numel;
   }
 
   /** The input range recorded in calibration mode (null: nothing recorded). */
   get calibrationRange(): Range | null { return this.calib; }
-  resetCalibration(): void { this.calib = null; }
-  /** Replaces the recorded range (data-parallel calibration: the ranges of all ranks' shards). */
+  /** Elements per sample of the input last seen in calibration mode (null: nothing recorded). */
+  get calibrationElements(): number | null { return this.calibElements; }
+  resetCalibration(): void { this.calib = null; this.calibElements = null; }
+  /** Replaces the recorded range (data-parallel calibration: the ranges of all ranks' shards; after a pass that only measured sizes). */
   setCalibrationRange(r: Range | null): void { this.calib = r ? { min: r.min, max: r.max } : null; }
 
   /**

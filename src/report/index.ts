@@ -3,3 +3,7 @@ export * from './plots';
 export * from './markdown';
 export * from './write-report';
 export * from './descent';
+export * from './bottlenecks';
+export * from './capacity';
+export * from './png';
+export * from './grid-plot';

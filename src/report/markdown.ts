@@ -2,6 +2,7 @@
 // run, and the plots (embedded by path relative to the run folder).
 import * as path from 'path';
 import { Run, LayerBits, quantizerRole } from './run';
+import { bottlenecks, bottleneckSection } from './bottlenecks';
 
 const pct = (x: number | undefined): string => (x === undefined ? '–' : `${(100 * x).toFixed(2)}%`);
 const fixed = (x: number | undefined, d = 2): string => (x === undefined ? '–' : x.toFixed(d));
@@ -55,6 +56,8 @@ function quantizeReport(run: Run, plots: string[]): string[] {
       ['Δ top-1', s.delta_pt === undefined ? '–' : `${s.delta_pt >= 0 ? '+' : ''}${s.delta_pt.toFixed(2)} pt`],
       ['converged (every true width ≤ target)', yesNo(s.converged)],
       ['max true bits W / A', `${fixed(s.wbits_max)} / ${fixed(s.abits_max)}`],
+      ...(s.mean_bits ? [[`mean bits W / A (integer widths, size-weighted)${s.mean_bits.budget ? `; budget ${s.mean_bits.budget.wBits ?? '–'} / ${s.mean_bits.budget.aBits ?? '–'}` : ''}`,
+        `${fixed(s.mean_bits.w, 3)} / ${fixed(s.mean_bits.a, 3)}`]] : []),
       ['epochs / steps', `${s.epochs_run ?? '–'} / ${s.steps ?? '–'}`],
       ['wall time', duration(s.wall_seconds)],
     ]), '');
@@ -68,6 +71,7 @@ function quantizeReport(run: Run, plots: string[]): string[] {
   out.push(...plots.map((p) => `![${path.basename(p, '.svg')}](${p})`), '');
   const layers = s?.layers ?? last?.layers;
   if (layers) out.push(`## Per-layer bits (${s?.layers ? 'final checkpoint' : `epoch ${last.epoch}`})`, '', ...layerTable(layers), '');
+  out.push(...bottleneckSection(bottlenecks(run)));
   return out;
 }
 

@@ -93,8 +93,8 @@ export function bitsSpec(run: Run): TopLevelSpec {
 }
 
 /**
- * Quantize runs: top-1 per epoch (the FP teacher's as a rule), task loss and temperature t per
- * logged step. Train runs: loss and top-1 per epoch, train against validation.
+ * Quantize runs: top-1 per epoch (the FP teacher's as a rule), task loss, penalty (P_w, P_a) and
+ * temperature per logged step. Train runs: loss and top-1 per epoch, train against validation.
  */
 export function trainingSpec(run: Run): TopLevelSpec {
   if (run.kind === 'train') {
@@ -110,12 +110,15 @@ export function trainingSpec(run: Run): TopLevelSpec {
   const panels = [linePanel('Top-1 accuracy', 'epoch', 'top-1 (%)',
     [...epochSeries(run, 'train_top1', 'train (noisy)', pct), ...epochSeries(run, 'val_top1', 'validation', pct)], rules)];
   const steps = [...run.steps].sort((a, b) => a.step - b.step);
-  const stepPoints = (f: 'loss' | 't' | 'tw' | 'ta', series: string): Point[] => steps.filter((s) => typeof s[f] === 'number').map((s) => ({ x: s.step, y: s[f] as number, series }));
+  const stepPoints = (f: 'loss' | 't' | 'tw' | 'ta' | 'pw' | 'pa', series: string): Point[] => steps.filter((s) => typeof s[f] === 'number').map((s) => ({ x: s.step, y: s[f] as number, series }));
   const loss = stepPoints('loss', 'task loss');
   // The planned descent steers one temperature per group (tw, ta); the reference schedule has t.
   const split = steps.some((x) => typeof x.tw === 'number');
   const temp = split ? [...stepPoints('tw', 'weights t_w'), ...stepPoints('ta', 'activations t_a')] : stepPoints('t', 'temperature t');
   if (loss.length) panels.push(linePanel('Task (distillation) loss', 'step', 'loss', loss));
+  // The penalty: mean violation of each group (bits above the planned target), before its temperature.
+  const penalty = [...stepPoints('pw', 'weights P_w'), ...stepPoints('pa', 'activations P_a')];
+  if (penalty.length) panels.push(linePanel('Bit-width penalty', 'step', 'mean excess bits', penalty));
   if (temp.length) panels.push(linePanel('Penalty temperature', 'step', 't', temp));
   return concat('GDNSQ fine-tuning', panels);
 }

@@ -6,10 +6,10 @@ import * as path from 'path';
 import { MetricsLog } from '../train/metrics-log';
 
 /** One quantizer's bit-widths as logged: target, differentiable and true (log2 of levels used). */
-export interface LayerBits { target: number; bits: number; true: number }
+export interface LayerBits { target: number; bits: number; true: number; /** Widest channel's differentiable bits (absent: one channel, or older logs). */ max?: number }
 
 /** `kind:"step"` records of quantize runs (every --log-every steps). */
-export interface StepRecord { step: number; loss?: number; t?: number; tw?: number; ta?: number; lr?: number; layers?: Record<string, LayerBits> }
+export interface StepRecord { step: number; loss?: number; t?: number; tw?: number; ta?: number; pw?: number; pa?: number; lr?: number; layers?: Record<string, LayerBits> }
 
 /** Epoch records of both run kinds; quantize runs add `kind:"epoch"`, convergence and layers. */
 export interface EpochRecord {
@@ -23,7 +23,7 @@ export interface Summary {
   teacher?: string | { file: string; sha256: string } | null; schedule?: string; planned_step?: number | null; reached_step?: number | null;
   holds?: number; wbits?: number; abits?: number; method?: string; loss?: string; fp_top1?: number; quant_top1?: number;
   delta_pt?: number; converged?: boolean; wbits_max?: number; abits_max?: number; steps?: number; wall_seconds?: number;
-  settings?: Record<string, unknown>; fp_layers?: { name: string; reason: string }[]; layers?: Record<string, LayerBits>;
+  settings?: Record<string, unknown>; mean_bits?: { w: number; a: number; budget: { wBits?: number; aBits?: number; maxBits?: number } | null }; fp_layers?: { name: string; reason: string }[]; layers?: Record<string, LayerBits>;
   // train runs
   model?: string; best_epoch?: number; val_top1?: number; test_top1?: number; test_top5?: number; test_loss?: number; train_seconds?: number;
   // both
@@ -43,6 +43,12 @@ export function readRun(dir: string): Run {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`run folder not found: ${dir}`);
   const file = path.join(dir, 'metrics.jsonl');
   if (!fs.existsSync(file)) throw new Error(`${dir} has no metrics.jsonl: not a gdnsq run folder`);
+  return readRunFiles(file, path.join(dir, 'summary.json'), dir);
+}
+
+/** A run from its metrics file and (when it exists) its summary file, e.g. copies kept under other names. */
+export function readRunFiles(file: string, sfile: string, dir = path.dirname(file)): Run {
+  if (!fs.existsSync(file)) throw new Error(`metrics file not found: ${file}`);
   const records = MetricsLog.read(file);
   if (!records.length) throw new Error(`${file} holds no records yet`);
   const steps: StepRecord[] = [];
@@ -53,7 +59,6 @@ export function readRun(dir: string): Run {
     else if (typeof r.epoch === 'number') epochs.push(r as unknown as EpochRecord);
     else throw new Error(`${file}: record ${i + 1} is neither a step nor an epoch record`);
   });
-  const sfile = path.join(dir, 'summary.json');
   let summary: Summary | undefined;
   if (fs.existsSync(sfile)) {
     try { summary = JSON.parse(fs.readFileSync(sfile, 'utf8')) as Summary; } catch { throw new Error(`${sfile} is not JSON`); }

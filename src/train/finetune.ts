@@ -11,8 +11,9 @@ import { RAdam, radamRectification } from '../optim';
 import {
   quantize, calibrate, quantizerBits, bitsSummary, resetObservedCodes, GdnsqObjective, GdnsqLrSchedule, noiseAwareMetric,
   QuantizeOptions, QuantizeReport, DistillLoss, AnnealMode, DescentPlan, DescentShape, planDescent, describePlan, BudgetError,
-  DescentController, QuantizerBits,
+  DescentController, QuantizerBits, activationElements,
 } from '../quant';
+import { MeanBits, budgetRun } from './mean-bits';
 import { ModelCard } from './checkpoint';
 import { evaluate, topkCorrect } from './evaluate';
 import { buildModel, loadModel } from './model-file';
@@ -84,11 +85,14 @@ export interface FinetuneSummary {
   converged: boolean; wbits_max: number; abits_max: number; checkpoint: string; epochs: number; epochs_run: number;
   steps: number; wall_seconds: number; interrupted: boolean; settings: Record<string, unknown>;
   fp_layers: QuantizeReport['fp']; layers: Record<string, { target: number; bits: number; true: number }>;
+  /** Size-weighted mean integer bits of the checkpoint (weights by parameters, activations by elements per sample), and the budget if one was set. */
+  mean_bits: MeanBits;
 }
 
-export function layerBits(entries: QuantizerBits[]): Record<string, { target: number; bits: number; true: number }> {
-  const out: Record<string, { target: number; bits: number; true: number }> = {};
-  for (const e of entries) out[e.name] = { target: e.target, bits: round(e.bits, 3), true: round(e.trueBits, 3) };
+export function layerBits(entries: QuantizerBits[]): Record<string, { target: number; bits: number; true: number; max?: number }> {
+  const out: Record<string, { target: number; bits: number; true: number; max?: number }> = {};
+  // max: the widest channel's differentiable bits (per-channel weights), what the penalty sees first.
+  for (const e of entries) out[e.name] = { target: e.target, bits: round(e.bits, 3), true: round(e.trueBits, 3), ...(e.bitsMax !== e.bits ? { max: round(e.bitsMax, 3) } : {}) };
   return out;
 }
 
@@ -125,7 +129,7 @@ function checkFeasible(plan: DescentPlan, startBits: number, minTarget: number, 
     `give about ${more} epochs of ${stepsPerEpoch} steps (or a smaller batch), or a later --descent`);
 }
 
-interface HookState { objective: unknown; lr: unknown; controller: unknown; converged: boolean; everConverged: boolean; reachedStep: number | null }
+interface HookState { objective: unknown; lr: unknown; controller: unknown; converged: boolean; everConverged: boolean; reachedStep: number | null; budget?: unknown }
 
 // How often (steps) the true bit-widths are checked for the step the target is first reached.
 const REACH_CHECK_EVERY = 10;
@@ -164,6 +168,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const wparams = named.filter(([n]) => !n.includes('_quant.')).map(([, p]) => p);
   const objective = new GdnsqObjective({ student, teacher: o.teacher, loss: o.loss ?? 'skl', lr, kappa: o.kappa ?? 2, growth: schedule === 'kappa' ? 'kappa' : 'external',
     reduceTask: dist ? (v, rows) => dist.weightedMean([v], rows)[0] : undefined });
+  // Sizes of the quantizers (activations: elements per sample of one batch) for the mean bits and a budget.
+  const mb = budgetRun(student, scope(() => activationElements(student, trainLoader.batch(0, 0).x)), qopts.budget, objective);
 
   // The budget: epochs (capped by the time budget, measured once; a resumed run keeps its epochs).
   let epochs = o.epochs;
@@ -176,7 +182,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const totalSteps = epochs * stepsPerEpoch;
   const warmupSteps = o.warmupSteps ?? Math.round(0.05 * totalSteps);
   const targets = quantizerBits(student).filter((e) => !e.pruned).map((e) => e.target);
-  const minTarget = targets.length ? Math.min(...targets) : startBits;
+  const minTarget = Math.min(...targets, ...mb.budgetTargets, startBits);
   let plan: DescentPlan | null = null;
   let controller: DescentController | null = null;
   let qlr = o.qlr ?? 1e-2;
@@ -207,7 +213,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
     loss: objective.lossName, patience: o.patience, seed, augment: o.augment ?? {}, quantize: qopts,
   };
   const card: ModelCard = {
-    ...o.teacherCard, quant: { options: qopts }, teacher: o.teacherRef ?? null, finetune: settings,
+    ...o.teacherCard, quant: { options: qopts, act_elements: mb.actElements }, teacher: o.teacherRef ?? null, finetune: settings,
     ...(o.runCard ? { run: { ...o.runCard, epochs, timeBudget: undefined } } : {}),
   };
 
@@ -237,10 +243,13 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
         }
         lrs.afterStep(s);
         const checkReach = st.reachedStep === null && s > warmupSteps && s % REACH_CHECK_EVERY === 0;
-        if (s % logEvery === 0 || s === 1 || checkReach) {
+        // A budget's penalty target follows the measured cost all through the run.
+        const measure = checkReach || (mb.budgetTargets.length > 0 && s > warmupSteps && s % REACH_CHECK_EVERY === 0);
+        if (s % logEvery === 0 || s === 1 || measure) {
           const bits = quantizerBits(student);
           const sum = bitsSummary(bits);
-          if (checkReach && sum.converged) st.reachedStep = s;
+          if (s > warmupSteps) mb.track(bits, planFor);
+          if (checkReach && mb.converged(bits, sum)) st.reachedStep = s;
           if (s % logEvery === 0 || s === 1) {
             const wPlan = planFor(o.quantize.wBits), aPlan = planFor(o.quantize.aBits);
             shown = { W: `${sum.weights.trueMax.toFixed(2)}/${wPlan.toFixed(2)}`, A: `${sum.activations.trueMax.toFixed(2)}/${aPlan.toFixed(2)}` };
@@ -251,23 +260,24 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
               w_plan: round(wPlan, 3), a_plan: round(aPlan, 3), holding: controller?.holding ?? false, clock: controller?.clock ?? s,
               w_true_mean: round(sum.weights.trueMean, 3), w_true_max: round(sum.weights.trueMax, 3),
               a_bits_mean: round(sum.activations.mean, 3), a_bits_max: round(sum.activations.max, 3),
-              a_true_max: round(sum.activations.trueMax, 3), converged: sum.converged, layers: layerBits(bits),
+              a_true_max: round(sum.activations.trueMax, 3), converged: mb.converged(bits, sum), ...mb.record(bits), layers: layerBits(bits),
             });
           }
         }
         return { ...(controller ? { tw: objective.tw, ta: objective.ta } : { t: objective.t }), ...shown };
       },
       afterEpoch: (sm) => {
+        const sum = bitsSummary(mb.allocate(quantizerBits(student)));
         const bits = quantizerBits(student);
-        const sum = bitsSummary(bits);
-        st.converged = sum.converged;
+        st.converged = mb.converged(bits, sum);
+        card.mean_bits = mb.means(bits);
         st.everConverged ||= sum.converged;
-        if (sum.converged && st.reachedStep === null) st.reachedStep = sm.step;
+        if (st.converged && st.reachedStep === null) st.reachedStep = sm.step;
         lrs.setConverged(sum.converged);
         resetObservedCodes(student);
         return {
           record: {
-            kind: 'epoch', converged: sum.converged, w_true_max: round(sum.weights.trueMax, 3), a_true_max: round(sum.activations.trueMax, 3),
+            kind: 'epoch', converged: st.converged, ...mb.record(bits), w_true_max: round(sum.weights.trueMax, 3), a_true_max: round(sum.activations.trueMax, 3),
             w_true_mean: round(sum.weights.trueMean, 3), a_true_mean: round(sum.activations.trueMean, 3), t: round(objective.t, 5), tw: round(objective.tw, 5), ta: round(objective.ta, 5),
             holds: controller?.holds ?? 0, held_steps: controller?.held ?? 0, layers: layerBits(bits),
           },
@@ -275,7 +285,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
       },
       metric: (sm) => noiseAwareMetric(sm.val?.top1 ?? sm.train.top1, st.converged),
       patienceActive: () => st.everConverged,
-      state: () => ({ ...st, objective: objective.state(), lr: lrs.state(), controller: controller?.state() ?? null }),
+      state: () => ({ ...st, objective: objective.state(), lr: lrs.state(), controller: controller?.state() ?? null, budget: mb.state() }),
       loadState: (s) => {
         const x = s as HookState;
         objective.loadState(x.objective);
@@ -285,6 +295,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
           objective.tw = controller.tw;
           objective.ta = controller.ta;
         }
+        mb.loadState(x.budget);
         Object.assign(st, { converged: x.converged, everConverged: !!x.everConverged, reachedStep: x.reachedStep ?? null });
       },
     },
@@ -311,9 +322,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
     method: qopts.method ?? 'noise', loss: objective.lossName, schedule, plan, planned_step: plan?.descentEnd ?? null, reached_step: st.reachedStep,
     holds: controller?.holds ?? 0, held_steps: controller?.held ?? 0, fp_top1: fpTest ? round(fpTest.top1, 4) : null,
     quant_top1: test === null ? null : round(test, 4), delta_pt: test !== null && fpTest ? round(100 * (test - fpTest.top1), 2) : null,
-    converged: sum.converged, wbits_max: round(sum.weights.trueMax, 3), abits_max: round(sum.activations.trueMax, 3),
+    converged: mb.converged(bits, sum), wbits_max: round(sum.weights.trueMax, 3), abits_max: round(sum.activations.trueMax, 3),
     checkpoint: path.basename(chosen), epochs, epochs_run: res.state.epoch, steps: res.state.step, wall_seconds: round((Date.now() - t0) / 1000, 1),
-    interrupted: res.interrupted, settings, fp_layers: report.fp, layers: layerBits(bits),
+    interrupted: res.interrupted, settings, fp_layers: report.fp, layers: layerBits(bits), mean_bits: mb.means(bits),
   };
   if (final !== student) final.dispose();
   student.dispose();

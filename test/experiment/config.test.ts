@@ -33,6 +33,10 @@ test('config errors name the field, what it must be and what it got', () => {
   assert.equal(err([]), 'grid.json: the config must be an object, got []');
   assert.equal(err({ ...base, budget: { epochs: 0, batchSize: 20 } }), 'grid.json: budget.epochs must be an integer ≥ 1, got 0');
   assert.equal(err({ ...base, budget: { epochs: 3 } }), 'grid.json: budget.batchSize is missing');
+  assert.equal(err(withRow(1, { name: 'M', method: 'gdnsq', options: { wBits: 2, aBits: 2, budget: { wBits: 9 } } })),
+    'grid.json: rows[1] (M).options.budget is not a mean bit-width budget: it.wBits (9) must not exceed maxBits (8), got {"wBits":9}');
+  assert.equal(err(withRow(1, { name: 'P', method: 'ptq', options: { wBits: 2, aBits: 2, budget: { wBits: 2 } } })),
+    'grid.json: rows[1] (P).options.budget: a mean bit-width budget is learned in training, a ptq row takes none');
   assert.equal(err({ ...base, dataset: { name: 'imagenet' } }), 'grid.json: dataset.name must be one of fashion-mnist, mnist, idx, cifar10, cifar100, got "imagenet"');
   assert.equal(err({ ...base, rows: [] }), 'grid.json: rows must be a non-empty array, got []');
   assert.equal(err(withRow(1, { name: 'G', method: 'gdnsq', options: { wBits: '2', aBits: 2 } })), 'grid.json: rows[1] (G).options.wBits must be a number > 0, got "2"');
@@ -77,7 +81,9 @@ for (const [file, epochs] of [['fashion-mnist-resnet20.json', 25], ['fashion-mni
   const names = c.rows.map((r) => r.name).sort();
   const settings = ['W4A4', 'W3A3', 'W2A2', 'W1A32', 'W1A1'];
   assert.deepEqual(names, ['FP', ...settings, ...settings.map((s) => `${s}-ptq`), 'W2A2-fixed', 'W1A1-fixed',
-    'W2A2-labels', 'W2A2-no-anneal', 'W2A2-no-gradual', 'W2A2-aewgs'].sort());
+    'W2A2-labels', 'W2A2-no-anneal', 'W2A2-no-gradual', 'W2A2-aewgs', 'W2A2-mixed'].sort());
+  // The mixed row: the same size budget as W2A2, as means.
+  assert.deepEqual(c.rows.find((r) => r.name === 'W2A2-mixed')!.options, { wBits: 2, aBits: 2, budget: { wBits: 2, aBits: 2 } });
   assert.ok(fs.existsSync(c.teacher));
   // 55,000 training images (60,000 less the 5,000 validation images), batch 128.
   for (const r of c.rows.filter((x) => x.method === 'gdnsq' || x.method === 'fixed')) {

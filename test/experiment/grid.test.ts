@@ -59,7 +59,7 @@ function setup(): string {
   return 'grid/tiny.json';
 }
 
-const KEYS = ['setting', 'method', 'top1', 'converged', 'wbits_max', 'abits_max', 'epochs', 'wall_s', 'command', 'model_bytes'];
+const KEYS = ['setting', 'method', 'top1', 'converged', 'wbits_max', 'abits_max', 'epochs', 'wall_s', 'command', 'model_bytes', 'wbits_mean', 'abits_mean'];
 
 test('grid: a row alone, the grid stopped inside a row, --status, resumed, results JSON + Markdown', async () => {
   const config = setup();
@@ -120,7 +120,9 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
     }
     const [fp, ptqRow, fixed, gd, w1a32] = res.rows;
     // No activation quantizer: the activations are FP, 32 bits.
-    assert.deepEqual([w1a32.converged, w1a32.wbits_max, w1a32.abits_max], [true, 1, 32]);
+    assert.deepEqual([w1a32.converged, w1a32.wbits_max, w1a32.abits_max, w1a32.wbits_mean, w1a32.abits_mean], [true, 1, 32, 1, 32]);
+    // Min-max grids at the target use every level: the means are the targets.
+    assert.deepEqual([fp.wbits_mean, fp.abits_mean, ptqRow.wbits_mean, ptqRow.abits_mean], [32, 32, 2, 2]);
     assert.deepEqual([fp.method, fp.wbits_max, fp.abits_max, fp.epochs, fp.model_bytes], ['fp', 32, 32, 0, fs.statSync(path.join(dir, 'fp.safetensors')).size]);
     assert.deepEqual([ptqRow.method, ptqRow.converged, ptqRow.wbits_max, ptqRow.abits_max, ptqRow.epochs], ['ptq', true, 2, 2, 0]);
     assert.equal(ptqRow.model_bytes, fs.statSync(path.join(dir, 'runs', 'P', 'packed.safetensors')).size);
@@ -137,6 +139,10 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   // The Markdown: one table row per setting, the goals judged from the JSON's numbers.
   const res = JSON.parse(fs.readFileSync(path.join(dir, 'results', 'tiny.json'), 'utf8')) as { rows: { setting: string; top1: number; converged: boolean }[] };
   const md = fs.readFileSync(path.join(dir, 'results', 'tiny.md'), 'utf8');
+  // The results plot beside the table (SVG and PNG), naming every setting of the grid.
+  const plot = fs.readFileSync(path.join(dir, 'results', 'tiny.svg'), 'utf8');
+  assert.ok(plot.startsWith('<svg') && fs.readFileSync(path.join(dir, 'results', 'tiny.png')).subarray(1, 4).toString() === 'PNG');
+  for (const s of ['>P<', '>G<', '>P1<']) assert.ok(plot.includes(s), `results plot lacks ${s}`);
   assert.match(md, /^# tiny grid\n/);
   const table = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| setting'));
   assert.deepEqual(table.map((l) => l.split(' | ')[0].slice(2)), ['FP', 'P', 'F', 'G', 'P1']);
@@ -151,5 +157,11 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   const idle = gdnsq(['experiment', 'grid', ...common]);
   assert.equal(idle.status, 0, idle.stderr);
   assert.doesNotMatch(idle.stderr, /==/);
+  assert.equal(fs.readFileSync(path.join(dir, 'results', 'tiny.json'), 'utf8'), before);
+  // `experiment results` redraws the table and the plot from the JSON alone.
+  fs.rmSync(path.join(dir, 'results', 'tiny.svg'));
+  const redraw = gdnsq(['experiment', 'results', '--config', config]);
+  assert.equal(redraw.status, 0, redraw.stderr);
+  assert.deepEqual(redraw.stdout.trim().split('\n'), ['tiny.json', 'tiny.md', 'tiny.svg', 'tiny.png'].map((f) => path.join('results', f)));
   assert.equal(fs.readFileSync(path.join(dir, 'results', 'tiny.json'), 'utf8'), before);
 });
