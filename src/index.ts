@@ -10,3 +10,4 @@ export * as report from './report';
 export * as deploy from './export';
 export * as onnx from './export/onnx';
 export * as experiment from './experiment';
+export * as runtime from './runtime';

@@ -254,6 +254,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   gdnsq::RegisterCustomSwish(exports);
   gdnsq::RegisterBench(exports);
   gdnsq::RegisterQuantizer(exports);
+  gdnsq::RegisterLowbit(exports);
   return exports;
 }
 
