@@ -8,6 +8,7 @@ import { Module, BatchNorm2d } from '../nn';
 import { Model } from '../models';
 import { QConv2d, quantizedLayers } from '../quant';
 import { ModelCard } from '../train';
+import { BatchLoader, ImageDataset } from '../data';
 import { loadModel } from '../export/load';
 import { PackedHeader, checkPacked, isPackedFile, packState, unpackCodes, scaleKey, lowerKey } from '../export/packed-format';
 import { KernelMode, KERNEL_MODES, features, channelsLast } from './kernels';
@@ -50,6 +51,16 @@ export class PackedModel {
   /** The top-1 class of each image of x (normalized input). */
   predict(x: Tensor): Int32Array {
     return scope(() => Int32Array.from(this.forward(x).argmax(1).to('int32').data() as Int32Array));
+  }
+
+  /** Top-1 classes of every image of a dataset (raw bytes, normalized with the card's statistics). */
+  classify(ds: ImageDataset, batchSize = 256): Int32Array {
+    const loader = new BatchLoader({ dataset: ds, batchSize, normalize: this.card.normalize });
+    const out = new Int32Array(ds.n);
+    for (let b = 0; b < loader.batchesPerEpoch; b++) {
+      scope(() => out.set(this.predict(loader.batch(0, b).x), b * batchSize));
+    }
+    return out;
   }
 
   dispose(): void { this.model.dispose(); }
