@@ -10,7 +10,9 @@
       "native/src/bench_resnet.cc",
       "native/src/quantizer.cc",
       "native/src/quantizer_kernels.cc",
-      "native/src/dist.cc"
+      "native/src/dist.cc",
+      "native/src/lowbit.cc",
+      "native/src/lowbit_kernels.cc"
     ],
     "include_dirs": [
       "<!(node -p \"require('node-addon-api').include_dir\")",

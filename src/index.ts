@@ -11,3 +11,4 @@ export * as deploy from './export';
 export * as onnx from './export/onnx';
 export * as experiment from './experiment';
 export * as dist from './dist';
+export * as runtime from './runtime';

@@ -256,6 +256,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   gdnsq::RegisterBench(exports);
   gdnsq::RegisterQuantizer(exports);
   gdnsq::RegisterDist(exports);
+  gdnsq::RegisterLowbit(exports);
   return exports;
 }
 

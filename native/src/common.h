@@ -84,5 +84,6 @@ void RegisterNNOps(Exports exports);
 void RegisterCustomSwish(Exports exports);
 void RegisterBench(Exports exports);
 void RegisterQuantizer(Exports exports);
+void RegisterLowbit(Exports exports);
 
 }  // namespace gdnsq

@@ -89,6 +89,7 @@ void RegisterMathOps(Exports exports) {
   UNARY("sigmoid", at::sigmoid);
   UNARY("tanh", at::tanh);
   UNARY("relu", at::relu);
+  GDNSQ_FN(exports, "relu_", { A_T(0).relu_(); return info[0]; });
   UNARY("logicalNot", at::logical_not);
   UNARY("isnan", at::isnan);
   UNARY("isfinite", at::isfinite);

@@ -66,4 +66,19 @@ export function registerBench(program: Command): void {
       const { benchQuant } = await import('../../bench/quant');
       benchQuant({ json: !!opts.json, iters: opts.iters, rounds: opts.rounds, threads: opts.threads, batch: opts.batch });
     });
+  bench
+    .command('infer')
+    .description('inference: packed low-bit runtime vs FP32 libtorch vs ONNX Runtime (FP32, Q/DQ), threads 1/2, batch 1/256')
+    .option('--checkpoint <file>', 'benchmark this quantized model (default: every quantized model under models/)')
+    .option('--threads <list>', 'thread counts', '1,2')
+    .option('--batch <list>', 'batch sizes', '1,256')
+    .option('--iters <n>', 'timed runs per measurement (batch 1: 20x)', int('--iters', 1), 10)
+    .option('--no-ort', 'skip the ONNX Runtime rows')
+    .option('--no-layers', 'skip the per-layer times')
+    .option('--data-dir <dir>', 'folder with the dataset files')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { checkpoint?: string; threads: string; batch: string; iters: number; ort: boolean; layers: boolean; dataDir?: string; json?: boolean }) => {
+      const { runBenchInfer } = await import('./bench-infer');
+      await runBenchInfer(opts);
+    });
 }

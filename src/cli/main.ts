@@ -6,6 +6,7 @@ import { registerBench } from './bench';
 import { registerDemo } from './demo';
 import { registerTrain } from './train';
 import { registerEval } from './eval';
+import { registerPredict } from './predict';
 import { registerQuantize } from './quantize';
 import { registerReport } from './report';
 import { registerInfo } from './info';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerQuantize(program);
   registerEval(program);
+  registerPredict(program);
   registerBench(program);
   registerReport(program);
   registerInfo(program);

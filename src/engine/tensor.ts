@@ -163,6 +163,8 @@ export class Tensor {
   sigmoid(): Tensor { return new Tensor(native.sigmoid(this.handle)); }
   tanh(): Tensor { return new Tensor(native.tanh(this.handle)); }
   relu(): Tensor { return new Tensor(native.relu(this.handle)); }
+  /** In place (no new tensor): for inference where the input is not needed again. */
+  relu_(): this { native.relu_(this.handle); return this; }
   isnan(): Tensor { return new Tensor(native.isnan(this.handle)); }
   isfinite(): Tensor { return new Tensor(native.isfinite(this.handle)); }
   /** Same shape and dtype, independent draws: 1 with probability p, else 0. */
