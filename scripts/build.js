@@ -41,9 +41,10 @@ function findGyp() {
   }
 }
 const gyp = findGyp();
-// Re-configure only when the build files are missing or the libtorch location changed.
+// Re-configure only when the build files are missing or what configure reads changed (the
+// libtorch location, binding.gyp, the flags scripts/libtorch.js gives).
 const stamp = path.join(root, 'build', 'libtorch.stamp');
-const want = `${process.env.LIBTORCH ?? 'system'} portable=${process.env.GDNSQ_PORTABLE ?? ''}\n${fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8')}`;
+const want = `${process.env.LIBTORCH ?? 'system'} portable=${process.env.GDNSQ_PORTABLE ?? ''}\n${fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8')}\n${fs.readFileSync(path.join(root, 'scripts', 'libtorch.js'), 'utf8')}`;
 const have = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : '';
 if (!fs.existsSync(path.join(root, 'build', 'Makefile')) || have !== want) {
   // Node's headers come with this machine's Node (no download): use them when present.

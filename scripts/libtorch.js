@@ -58,9 +58,11 @@ if (what === '--include') console.log([...t.inc, ...cudaInc].join(' '));
 else if (what === '--libdir') console.log(t.lib);
 else if (what === '--libs') {
   // torch_cuda registers its kernels from static initialisers: keep it linked even if unused.
-  const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
+  // -fopenmp: ATen's at::parallel_for is an inline `#pragma omp parallel` (OpenMP backend), so the
+  // addon's own kernels run on libtorch's threads only when compiled and linked with OpenMP.
+  const libs = ['-ltorch', '-ltorch_cpu', '-lc10', '-fopenmp'];
   if (has('torch_cuda')) libs.push('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');
   console.log([`-L${t.lib}`, `-Wl,-rpath,${t.lib}`, ...libs].join(' '));
-} else if (what === '--cflags') console.log(['-std=c++17', abiFlag(t.cmake), has('torch_cuda') ? '-DGDNSQ_CUDA=1' : '', ...distFlags()].filter(Boolean).join(' '));
+} else if (what === '--cflags') console.log(['-std=c++17', '-fopenmp', abiFlag(t.cmake), has('torch_cuda') ? '-DGDNSQ_CUDA=1' : '', ...distFlags()].filter(Boolean).join(' '));
 else if (what === '--check') console.log(`libtorch: ${t.inc[0]} ${t.lib}${has('torch_cuda') ? ' (CUDA)' : ''}`);
 else fail('usage: libtorch.js --include|--libdir|--libs|--cflags|--check');

@@ -21,7 +21,9 @@ at::Tensor ChannelsLast(const at::Tensor& x, const char* op) {
 
 lb::ActGrid Grid(double lo, double hi, double s) {
   if (!(s > 0) || !(hi >= lo)) throw std::invalid_argument("bad activation grid (need s > 0 and hi >= lo)");
-  return {static_cast<float>(lo), static_cast<float>(hi), static_cast<float>(s)};
+  lb::ActGrid g;
+  g.lo = static_cast<float>(lo), g.hi = static_cast<float>(hi), g.s = static_cast<float>(s);
+  return lb::WithThresholds(g);
 }
 
 void CheckBits(int64_t bits, int64_t max) {

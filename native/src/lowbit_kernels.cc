@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <climits>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -59,6 +60,12 @@ inline int32_t Code(float x, const ActGrid& g) {
 #if defined(__AVX512F__)
 inline __m512i Codes16(const float* x, __mmask16 m, const ActGrid& g) {
   __m512 v = _mm512_maskz_loadu_ps(m, x);
+  if (g.nthr) {
+    __m512i q = _mm512_setzero_si512();
+    const __m512i one = _mm512_set1_epi32(1);
+    for (int k = 0; k < g.nthr; ++k) q = _mm512_mask_add_epi32(q, _mm512_cmp_ps_mask(v, _mm512_set1_ps(g.thr[k]), _CMP_GE_OQ), q, one);
+    return q;
+  }
   v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(g.lo)), _mm512_set1_ps(g.hi));
   v = _mm512_div_ps(_mm512_sub_ps(v, _mm512_set1_ps(g.lo)), _mm512_set1_ps(g.s));
   return _mm512_cvtps_epi32(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
@@ -73,9 +80,39 @@ inline uint64_t Load64(const uint8_t* p) {
 
 // ---- codes of one pixel ----------------------------------------------------------------------
 
+#if defined(__AVX512F__)
+// PixelPlanes for C ≤ 64 and BITS ≤ 4, the planes in registers. Each plane is stored as one
+// 8-byte word: the bytes past the chunk belong to pixels to its right (written after it) or to
+// the zero padding and slack of the row, so writing zeros there is harmless.
+template <int BITS>
+inline void PixelPlanesSmall(const float* xp, int64_t c, const ActGrid& g, uint8_t* dst, int64_t stride) {
+  uint64_t w[BITS] = {};
+  for (int64_t c0 = 0; c0 < c; c0 += 16) {
+    const __mmask16 m = c - c0 >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (c - c0)) - 1);
+    const __m512i q = Codes16(xp + c0, m, g);
+    for (int i = 0; i < BITS; ++i) w[i] |= static_cast<uint64_t>(_mm512_mask_test_epi32_mask(m, q, _mm512_set1_epi32(1 << i))) << c0;
+  }
+  for (int i = 0; i < BITS; ++i) std::memcpy(dst + i * stride, &w[i], 8);
+}
+#endif
+
 // The codes of the C channels at xp as `bits` chunks of cbytes bytes, plane i at dst + i·stride.
 inline void PixelPlanes(const float* xp, int64_t c, const ActGrid& g, int bits, int64_t cbytes, uint8_t* dst, int64_t stride) {
-  uint64_t words[8][8] = {};  // [plane][64-channel word]: C ≤ 512
+#if defined(__AVX512F__)
+  if (c <= 64) {
+    switch (bits) {
+      case 1: return PixelPlanesSmall<1>(xp, c, g, dst, stride);
+      case 2: return PixelPlanesSmall<2>(xp, c, g, dst, stride);
+      case 3: return PixelPlanesSmall<3>(xp, c, g, dst, stride);
+      case 4: return PixelPlanesSmall<4>(xp, c, g, dst, stride);
+      default: break;
+    }
+  }
+#endif
+  uint64_t words[8][8];  // [plane][64-channel word]: C ≤ 512; only the words in use are cleared
+  const int64_t nw = (c + 63) / 64;
+  for (int i = 0; i < bits; ++i)
+    for (int64_t q = 0; q < nw; ++q) words[i][q] = 0;
   for (int64_t c0 = 0; c0 < c; c0 += 16) {
 #if defined(__AVX512F__)
     const __mmask16 m = c - c0 >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (c - c0)) - 1);
@@ -385,7 +422,27 @@ int64_t ByteSum(const uint8_t* row, int64_t bytes) {
 }
 #endif
 
+// Floats ordered as integers (for a bisection over representable values).
+inline int32_t Key(float x) { int32_t i; std::memcpy(&i, &x, 4); return i >= 0 ? i : INT32_MIN - i; }
+inline float FromKey(int32_t k) { int32_t i = k >= 0 ? k : INT32_MIN - k; float x; std::memcpy(&x, &i, 4); return x; }
+
 }  // namespace
+
+ActGrid WithThresholds(ActGrid g) {
+  g.nthr = 0;
+  const int32_t top = Code(g.hi, g);
+  if (top < 1 || top > 15) return g;
+  for (int k = 1; k <= top; ++k) {
+    int32_t a = Key(g.lo), b = Key(g.hi);  // Code(lo) = 0 < k ≤ Code(hi)
+    while (b - a > 1) {
+      const int32_t mid = a + (b - a) / 2;
+      if (Code(FromKey(mid), g) >= k) b = mid; else a = mid;
+    }
+    g.thr[k - 1] = FromKey(b);
+  }
+  g.nthr = top;
+  return g;
+}
 
 // ---- activation codes --------------------------------------------------------------------------
 

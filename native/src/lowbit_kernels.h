@@ -26,7 +26,17 @@ inline int64_t PadTo(int64_t o, int64_t lanes) { return (o + lanes - 1) / lanes 
 /** Bytes of one pixel's codes in the int8 layout: channels padded to a multiple of 4. */
 inline int64_t TapBytes(int64_t c) { return (c + 3) / 4 * 4; }
 
-struct ActGrid { float lo, hi, s; };
+struct ActGrid {
+  float lo, hi, s;
+  // With at most 15 levels above 0: thr[k−1] = the smallest float whose code is ≥ k, so that
+  // code(x) = #{k : x ≥ thr[k−1]} exactly (the code is monotone in x). Compares instead of a
+  // division per value; WithThresholds fills them, nthr = 0 means divide.
+  int nthr = 0;
+  float thr[15] = {};
+};
+
+/** g with its thresholds, when its largest code is at most 15. */
+ActGrid WithThresholds(ActGrid g);
 
 struct ConvShape {
   int64_t n, h, w, c;      // input NHWC
