@@ -2,7 +2,7 @@
 // float32 NCHW tensors with channels_last (NHWC) memory; the kernels' own layouts (bit planes,
 // byte rows, packed weights) are opaque tensors produced and consumed here only.
 import { Tensor } from '../engine';
-import { native } from '../engine/native';
+import { native, NativeHandle } from '../engine/native';
 
 /** bitserial: Σ_ij 2^(i+j)·popcount over bit planes (any width 1–8); int8: u8×s8 dot products (weights ≤ 7 bits). */
 export type KernelMode = 'bitserial' | 'int8';
@@ -49,6 +49,16 @@ export function lowbitConv2d(mode: KernelMode, acts: Tensor, abits: number, inpu
   return new Tensor(native.lowbitConv2d(mode, acts.handle, abits, inputShape, weights.handle, wbits, outChannels,
     geo.kernel, geo.stride, geo.padding, e.alpha.handle, e.beta.handle, e.gamma.handle,
     e.biasMap?.handle ?? null, e.residual?.handle ?? null, e.relu ?? false, n, false));
+}
+
+/** lowbitConv2d with `next`, returning both the fp32 output and its codes for `next`. */
+export function lowbitConv2dWithCodes(mode: KernelMode, acts: Tensor, abits: number, inputShape: number[], weights: Tensor, wbits: number,
+  outChannels: number, geo: ConvGeometry, e: ConvEpilogue, next: NextConv): [Tensor, Tensor] {
+  const n = { mode: next.mode, lo: next.grid.lo, hi: next.grid.hi, s: next.grid.s, bits: next.grid.bits, padding: next.padding };
+  const [out, codes] = native.lowbitConv2d(mode, acts.handle, abits, inputShape, weights.handle, wbits, outChannels,
+    geo.kernel, geo.stride, geo.padding, e.alpha.handle, e.beta.handle, e.gamma.handle,
+    e.biasMap?.handle ?? null, e.residual?.handle ?? null, e.relu ?? false, n, true) as [NativeHandle, NativeHandle];
+  return [new Tensor(out), new Tensor(codes)];
 }
 
 /** Output shape [N, O, Ho, Wo] of a convolution of an input [N, C, H, W]. */

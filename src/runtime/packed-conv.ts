@@ -8,7 +8,7 @@
 import { Tensor, F, keep, noGrad, scope } from '../engine';
 import { Module, BatchNorm2d } from '../nn';
 import { QConv2d } from '../quant';
-import { KernelMode, ActGrid, ConvGeometry, channelsLast, packWeights, quantizeActivations, lowbitConv2d, convOutputShape } from './kernels';
+import { KernelMode, ActGrid, ConvGeometry, channelsLast, packWeights, quantizeActivations, lowbitConv2d, lowbitConv2dWithCodes, convOutputShape } from './kernels';
 
 /** What the runtime needs of one packed layer: its integer weight codes and their grid. */
 export interface PackedWeights { codes: Tensor; bits: number; scale: Tensor; lower: Tensor }
@@ -82,6 +82,13 @@ export class PackedConv2d extends Module {
     return lowbitConv2d(this.mode, acts, this.act.bits, inputShape, this.weights, this.wbits, this.outChannels, this.geometry, {
       alpha: this.alpha, beta: this.beta, gamma: this.gamma, biasMap: this.biasMap(inputShape[2], inputShape[3]), residual, relu: this.relu,
     }, next ? { mode: next.mode, grid: next.act, padding: next.geometry.padding } : undefined);
+  }
+
+  /** convolve with `next`, keeping the fp32 output too: [output, its codes for next]. */
+  convolveBoth(acts: Tensor, inputShape: number[], residual: Tensor | null, next: PackedConv2d): [Tensor, Tensor] {
+    return lowbitConv2dWithCodes(this.mode, acts, this.act.bits, inputShape, this.weights, this.wbits, this.outChannels, this.geometry, {
+      alpha: this.alpha, beta: this.beta, gamma: this.gamma, biasMap: this.biasMap(inputShape[2], inputShape[3]), residual, relu: this.relu,
+    }, { mode: next.mode, grid: next.act, padding: next.geometry.padding });
   }
 
   outputShape(inputShape: number[]): number[] { return convOutputShape(inputShape, this.outChannels, this.geometry); }
