@@ -50,7 +50,8 @@ export class GdnsqObjective {
   private readonly teacher: Module | null;
   private readonly lr: number;
   private readonly kappa: number;
-  private readonly warmupSteps: number;
+  /** Steps before t starts growing (kappa schedule); the recipe sets it from the run's plan. */
+  warmupSteps: number;
   private readonly penaltyOptions: { eps: number; p: number };
   private readonly growth: 'kappa' | 'external';
   /** The bit-width each quantizer is held to now (planned descent); default its target. */

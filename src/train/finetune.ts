@@ -181,6 +181,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   }
   const totalSteps = epochs * stepsPerEpoch;
   const warmupSteps = o.warmupSteps ?? Math.round(0.05 * totalSteps);
+  // The κ-schedule's warm-up is the run's (the objective's own default is the reference's 1000 steps).
+  objective.warmupSteps = warmupSteps;
   const targets = quantizerBits(student).filter((e) => !e.pruned).map((e) => e.target);
   const minTarget = Math.min(...targets, ...mb.budgetTargets, startBits);
   let plan: DescentPlan | null = null;
