@@ -111,6 +111,25 @@ void Unflatten(std::vector<at::Tensor>& ts, const std::vector<size_t>& idx, cons
   }
 }
 
+// One collective per bucket of at most cap bytes, all launched before any is waited for; then
+// each bucket's result is copied back where finish(flat) says so (after adjusting it).
+template <typename Launch, typename Finish>
+void Bucketed(Group& g, std::vector<at::Tensor>& ts, int64_t cap, const char* what, Launch&& launch, Finish&& finish) {
+  at::NoGradGuard ng;
+  auto buckets = Buckets(ts, cap);
+  std::vector<at::Tensor> flats;
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  for (auto& b : buckets) {
+    flats.push_back(Flatten(ts, b));
+    std::vector<at::Tensor> one{flats.back()};
+    works.push_back(launch(one));
+  }
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    Wait(g, works[i], what);
+    if (finish(flats[i])) Unflatten(ts, buckets[i], flats[i]);
+  }
+}
+
 void CheckTensors(const std::vector<at::Tensor>& ts, const char* op) {
   for (size_t i = 0; i < ts.size(); ++i) {
     if (ts[i].is_sparse()) ArgError(op, 1, "holds a sparse tensor (only dense tensors are reduced)");
@@ -263,23 +282,15 @@ void RegisterDist(Exports exports) {
       for (auto& t : ts)
         if (!at::isFloatingType(t.scalar_type())) ArgError(OP, 1, "must hold floating-point tensors for 'avg'");
     }
-    at::NoGradGuard ng;
-    auto buckets = Buckets(ts, cap);
-    std::vector<at::Tensor> flats;
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
-    for (auto& b : buckets) {
-      flats.push_back(Flatten(ts, b));
-      std::vector<at::Tensor> one{flats.back()};
+    Bucketed(g, ts, cap, "allreduce", [&](std::vector<at::Tensor>& one) {
       c10d::AllreduceOptions ao;
       ao.reduceOp = rop;
       ao.timeout = g.timeout;
-      works.push_back(g.pg->allreduce(one, ao));
-    }
-    for (size_t i = 0; i < buckets.size(); ++i) {
-      Wait(g, works[i], "allreduce");
-      if (avg) flats[i].div_(static_cast<double>(g.size));
-      Unflatten(ts, buckets[i], flats[i]);
-    }
+      return g.pg->allreduce(one, ao);
+    }, [&](at::Tensor& flat) {
+      if (avg) flat.div_(static_cast<double>(g.size));
+      return true;
+    });
     return info.Env().Undefined();
   });
 
@@ -291,22 +302,12 @@ void RegisterDist(Exports exports) {
     if (root < 0 || root >= g.size) ArgError(OP, 2, "must be a rank in 0.." + std::to_string(g.size - 1));
     if (cap < 1) ArgError(OP, 3, "must be a positive number of bytes");
     CheckTensors(ts, OP);
-    at::NoGradGuard ng;
-    auto buckets = Buckets(ts, cap);
-    std::vector<at::Tensor> flats;
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
-    for (auto& b : buckets) {
-      flats.push_back(Flatten(ts, b));
-      std::vector<at::Tensor> one{flats.back()};
+    Bucketed(g, ts, cap, "broadcast", [&](std::vector<at::Tensor>& one) {
       c10d::BroadcastOptions bo;
       bo.rootRank = root;
       bo.timeout = g.timeout;
-      works.push_back(g.pg->broadcast(one, bo));
-    }
-    for (size_t i = 0; i < buckets.size(); ++i) {
-      Wait(g, works[i], "broadcast");
-      if (g.rank != root) Unflatten(ts, buckets[i], flats[i]);
-    }
+      return g.pg->broadcast(one, bo);
+    }, [&](at::Tensor&) { return g.rank != root; });
     return info.Env().Undefined();
   });
 

@@ -7,40 +7,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
-import { packageRoot } from '../../src/engine/native';
 import { loadModelFile } from '../../src/train';
-import { idxBytes, writeFile, tmpDir } from '../data/files';
+import { tmpDir } from '../data/files';
+import { gdnsq, writeSyntheticIdx } from '../helpers/synthetic-idx';
 
-const bin = path.join(packageRoot, 'bin', 'gdnsq');
 const dir = tmpDir();
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-// Class k: a fixed random 16×16 prototype plus pixel noise and a random shift of brightness.
-function images(n: number, seed: number): { x: Uint8Array; y: Uint8Array } {
-  let s = seed >>> 0;
-  const r = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-  const protos = Array.from({ length: 10 }, (_, k) => { let t = 1000 + k; return Array.from({ length: 256 }, () => { t = (Math.imul(t, 1664525) + 1013904223) >>> 0; return t >>> 24; }); });
-  const x = new Uint8Array(n * 256), y = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = Math.floor(r() * 10);
-    y[i] = k;
-    const shift = (r() - 0.5) * 60;
-    for (let j = 0; j < 256; j++) x[i * 256 + j] = Math.max(0, Math.min(255, Math.round(protos[k][j] + shift + (r() - 0.5) * 160)));
-  }
-  return { x, y };
-}
-
-const gdnsq = (args: string[]): { status: number | null; stdout: string; stderr: string } =>
-  spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, GDNSQ_THREADS: '1' } });
-
 test('quantize --avg-wbits 2 --avg-abits 2: means within the budget, unequal per-layer bits, reported everywhere', () => {
   const data = path.join(dir, 'data');
-  const tr = images(1200, 1), te = images(300, 2);
-  writeFile(data, 'train-images-idx3-ubyte', idxBytes(0x803, [1200, 16, 16], tr.x));
-  writeFile(data, 'train-labels-idx1-ubyte', idxBytes(0x801, [1200], tr.y));
-  writeFile(data, 't10k-images-idx3-ubyte', idxBytes(0x803, [300, 16, 16], te.x));
-  writeFile(data, 't10k-labels-idx1-ubyte', idxBytes(0x801, [300], te.y));
+  writeSyntheticIdx(data, 16, 160);
   const t = gdnsq(['train', '--model', 'smallcnn', '--dataset', 'idx', '--data-dir', data, '--epochs', '8', '--optimizer', 'adam', '--lr', '0.003',
     '--schedule', 'constant', '--no-progress', '--out', path.join(dir, 'fp')]);
   assert.equal(t.status, 0, t.stderr);
