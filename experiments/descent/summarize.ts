@@ -3,7 +3,9 @@
 //              measured bit-widths), <row>.metrics.jsonl and <row>.summary.json
 //   fidelity:  fidelity.json (every row with its weight-range and lower-bound settings),
 //              fidelity-<row>.summary.json
-// usage: node dist/experiments/descent/summarize.js main|fidelity RUNS_DIR OUT_DIR
+//   full:      the same at the main rows' 10-epoch full-data budget (rows.sh runs/descent …):
+//              fidelity-full.json, fidelity-full-<row>.summary.json
+// usage: node dist/experiments/descent/summarize.js main|fidelity|full RUNS_DIR OUT_DIR
 import * as fs from 'fs';
 import * as path from 'path';
 import { readRun, descentSpec, renderSvg } from '../../src/report';
@@ -23,8 +25,9 @@ interface Summary {
 
 async function main(): Promise<void> {
   const [mode, runs, out] = process.argv.slice(2);
-  if (!(mode === 'main' || mode === 'fidelity') || !runs || !out) throw new Error('usage: summarize.js main|fidelity RUNS_DIR OUT_DIR');
-  const extra = mode === 'main' ? '' : ' --train-limit 5000 --batch-size 64';
+  if (!(mode === 'main' || mode === 'fidelity' || mode === 'full') || !runs || !out) throw new Error('usage: summarize.js main|fidelity|full RUNS_DIR OUT_DIR');
+  const extra = mode === 'fidelity' ? ' --train-limit 5000 --batch-size 64' : '';
+  const prefix = mode === 'main' ? '' : mode === 'fidelity' ? 'fidelity-' : 'fidelity-full-';
   const rows: Record<string, unknown>[] = [];
   const all: Record<string, unknown>[] = [];
   const plotted = [];
@@ -46,13 +49,13 @@ async function main(): Promise<void> {
       plotted.push({ label: setting, run: readRun(dir), plannedStep: s.planned_step, reachedStep: s.reached_step });
       fs.copyFileSync(path.join(dir, 'metrics.jsonl'), path.join(out, `${setting}.metrics.jsonl`));
     }
-    fs.copyFileSync(file, path.join(out, `${mode === 'main' ? '' : 'fidelity-'}${setting}.summary.json`));
+    fs.copyFileSync(file, path.join(out, `${prefix}${setting}.summary.json`));
   }
   if (mode === 'main') {
     fs.writeFileSync(path.join(out, 'summary.json'), `${JSON.stringify({ rows }, null, 2)}\n`);
     if (plotted.length) fs.writeFileSync(path.join(out, 'descent.svg'), await renderSvg(descentSpec(plotted)));
   } else {
-    fs.writeFileSync(path.join(out, 'fidelity.json'), `${JSON.stringify({ rows: all }, null, 2)}\n`);
+    fs.writeFileSync(path.join(out, `${prefix.replace(/-$/, '')}.json`), `${JSON.stringify({ rows: all }, null, 2)}\n`);
   }
   console.log(JSON.stringify({ rows: all }, null, 1));
 }
