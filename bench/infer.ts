@@ -12,6 +12,7 @@ import { ModelCard } from '../src/train';
 import { loadModel } from '../src/export/load';
 import { exportOnnx } from '../src/export/onnx';
 import { exportPacked } from '../src/export/packed';
+import { peekMetadata } from '../src/export/packed-format';
 import { load as loadRuntime, PackedModel, PackedConv2d } from '../src/runtime';
 import { KernelMode, KERNEL_MODES, channelsLast, features } from '../src/runtime/kernels';
 import { timeSteps } from './timing';
@@ -33,20 +34,18 @@ export interface InferBenchOptions {
   log?: (line: string) => void;
 }
 
-/** Every quantized model under dir (safetensors with a quant card, not packed files). */
+/** Every quantized model under dir (safetensors with a quant card, not packed files), read from the headers only. */
 export function quantizedModels(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors') && !f.endsWith('.packed.safetensors')).sort()
     .map((f) => path.join(dir, f)).filter((f) => {
-      const { card } = peekCard(f);
-      return !!(card.quant as { options?: unknown } | undefined)?.options;
+      try {
+        const card = JSON.parse(peekMetadata(f)?.gdnsq ?? 'null') as ModelCard | null;
+        return !!(card?.quant as { options?: unknown } | undefined)?.options;
+      } catch {
+        return false;
+      }
     });
-}
-
-function peekCard(file: string): { card: ModelCard } {
-  const { model, card } = loadModel(file);
-  model.dispose();
-  return { card };
 }
 
 interface OrtSession { run(feeds: Record<string, unknown>): Promise<Record<string, unknown>>; release?(): Promise<void> }
