@@ -46,7 +46,7 @@ export function quantizeOptions(o: QuantizeCliOptions): QuantizeOptions {
   return {
     wBits: o.wbits, aBits: o.abits, method: o.method, actMethod: o.actMethod, bn: o.bn, perChannel: !o.perTensor, startBits: o.startBits,
     quantizeFirst: !!o.quantizeFirst, quantizeLast: !!o.quantizeLast, quantizeShortcuts: !!o.quantizeShortcuts, quantizeBias: !!o.quantizeBias,
-    weightRangeGrad: !o.detachWeightRange, learnLower: !!o.learnLower,
+    weightRangeGrad: !o.detachWeightRange, ...(o.learnLower !== undefined ? { learnLower: o.learnLower } : {}),
     ...(o.layers ? { layers: o.layers } : {}), ...(o.exclude ? { exclude: o.exclude } : {}),
     ...(o.avgWbits !== undefined || o.avgAbits !== undefined ? { budget: { wBits: o.avgWbits, aBits: o.avgAbits } } : {}),
   };
@@ -136,7 +136,8 @@ export function registerQuantize(program: Command): void {
     .option('--quantize-shortcuts', 'quantize the 1x1 shortcut convs too')
     .option('--quantize-bias', 'quantize biases')
     .option('--detach-weight-range', 'B_w without gradient to the extreme weights (the reference passes it)')
-    .option('--learn-lower', 'learn every activation lower bound, also after ReLU (the reference)')
+    .option('--learn-lower', 'learn every activation lower bound, also after ReLU (the reference; the default)')
+    .option('--no-learn-lower', 'keep the lower bound of non-negative activations (after ReLU) fixed at 0')
     .option('--layers <json>', 'per-layer targets, e.g. \'{"layer1.0.conv1":{"wBits":4,"aBits":4}}\'', parseLayers)
     .option('--exclude <names>', 'comma-separated module paths kept FP', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
     .option('--patience <n>', 'early stop after n epochs without improvement, counted from the first converged epoch', int('--patience', 1))

@@ -44,7 +44,10 @@ export interface QuantizeOptions {
   delta?: number;
   /** B_w passes its gradient to the extreme weights (default true, as the reference). */
   weightRangeGrad?: boolean;
-  /** Learn every activation lower bound, also for non-negative inputs (the reference; default false). */
+  /**
+   * Learn every activation lower bound, also for non-negative inputs (the reference; default
+   * true: 10 epochs W1A1 81.58 % against 72.71 % with b fixed at 0, experiments/descent).
+   */
   learnLower?: boolean;
   /** Bit-width the weight steps start from before calibration (default 10). */
   startBits?: number;
@@ -180,7 +183,7 @@ export function quantize(model: Module, o: QuantizeOptions): QuantizeReport {
     const aBits = budgeted(o.budget, 'a') ? cap : o.layers?.[name]?.aBits ?? o.aBits;
     const channels = perChannel ? m.weight.size(0) : 1;
     const weight = new Quantizer({ kind: 'weight', bits: wBits, channels, method, delta: o.delta, rangeGrad });
-    const act = new Quantizer({ kind: 'activation', bits: aBits, method: actMethod, delta: o.delta, learnLower: o.learnLower });
+    const act = new Quantizer({ kind: 'activation', bits: aBits, method: actMethod, delta: o.delta, learnLower: o.learnLower ?? true });
     const bias = o.quantizeBias && m.bias ? new Quantizer({ kind: 'weight', bits: wBits, method, delta: o.delta, rangeGrad }) : null;
     weight.calibrateWeight(m.weight, startBits);
     if (bias) bias.calibrateWeight(m.bias!, startBits);
