@@ -15,4 +15,12 @@ echo "== GDNSQ fine-tuning to W4A4, planned for a 3-epoch budget (full runs: see
 echo "== the quantized checkpoint, verified"
 ./bin/gdnsq eval --checkpoint "$out/best.safetensors"
 ./bin/gdnsq report --run "$out"
-echo "== outputs in $out: report.md, descent.svg, bits.svg, training.svg, summary.json, metrics.jsonl, best/last checkpoints"
+node -e '
+  const s = require(process.argv[1]);
+  const pt = (x) => (100 * x).toFixed(2) + " %";
+  console.log(`== FP ${pt(s.fp_top1)} → W${s.wbits}A${s.abits} ${pt(s.quant_top1)} (${(100 * (s.quant_top1 - s.fp_top1)).toFixed(2)} pt), ` +
+    `true bits W ${s.wbits_max} / A ${s.abits_max}, ${s.converged ? "converged" : "NOT converged"}, ${s.epochs_run} epochs in ${Math.round(s.wall_seconds)} s`);
+' "$PWD/$out/summary.json"
+echo "== the report: $out/report.md (plots: descent, capacity, bits, training; .svg and .png), summary.json, metrics.jsonl, best/last checkpoints"
+echo "== for context, the grid at a 10-epoch budget (experiments/results/fashion-mnist-resnet20.md):"
+grep '^|' experiments/results/fashion-mnist-resnet20.md | cut -d'|' -f2-5,8,10 | sed 's/$/|/'

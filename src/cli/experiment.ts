@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import * as path from 'path';
 import { setNumThreads, manualSeed } from '../engine';
-import { loadGridConfig, runGrid, gridStatus, formatStatus, selectRows, redrawResults } from '../experiment';
+import { loadGridConfig, runGrid, gridStatus, formatStatus, selectRows, redrawResults, shipRows } from '../experiment';
 import { int } from './options';
 
 interface GridCliOptions { config: string; out: string; rows?: string[]; status?: boolean; threads?: number; progress: boolean }
@@ -56,6 +56,17 @@ export function registerExperiment(program: Command): void {
       const config = loadGridConfig(o.config);
       if (!config.results) throw new Error(`${path.basename(o.config)} names no results file ("results")`);
       for (const f of await redrawResults(config, o.out ?? null, [config.results])) console.log(path.relative(process.cwd(), f));
+    });
+  exp.command('ship').description('copy finished, converged rows\' checkpoints to the models folder with a model card each (default: the GDNSQ rows with goals)')
+    .requiredOption('--config <file>', 'grid config (JSON)')
+    .requiredOption('--out <dir>', 'the grid output folder holding the finished rows')
+    .option('--models <dir>', 'destination folder', 'models')
+    .option('--rows <names>', 'comma-separated row names', rowList)
+    .action((o: { config: string; out: string; models: string; rows?: string[] }) => {
+      const config = loadGridConfig(o.config);
+      for (const m of shipRows(config, { out: o.out, models: o.models, rows: o.rows })) {
+        console.log(`${m.setting}: ${path.relative(process.cwd(), m.file)}, ${path.relative(process.cwd(), m.card)}`);
+      }
     });
   common(exp.command('row').description('run (or continue) one row'))
     .requiredOption('--row <name>', 'the row name')

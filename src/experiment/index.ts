@@ -7,3 +7,4 @@ export { ResultRow, Results, readResults, mergeResults, resultRow, writeJsonAtom
 export { resultsMarkdown, checkGoals, GoalCheck, MarkdownOptions } from './results-markdown';
 export { runRow, readRowResult, rowDir, trainingOptions, RowRunOptions, RowOutcome, RESULT_FILE } from './row';
 export { runGrid, gridStatus, formatStatus, writeResults, writeResultsPlot, redrawResults, rowCommand, GridRunOptions, GridOutcome, RowStatus, RowState, SIZE_NOTE } from './grid';
+export { shipRows, shippedName, modelCard, ShipOptions, ShippedModel } from './ship';

@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
   const s = await finetune({
     teacher, teacherCard: card, train: synthetic(66, 3), val: synthetic(20, 4), epochs, batchSize: batch, schedule,
-    quantize: { wBits: 3, aBits: 3, method: 'lsq', actMethod: 'lsq', bn: 'freeze' }, warmupSteps: 2, lr: 3e-3, qlr: 0.05, startBits: 4,
+    quantize: { wBits: 3, aBits: 3, method: 'lsq', actMethod: 'lsq', bn: 'freeze', learnLower: false }, warmupSteps: 2, lr: 3e-3, qlr: 0.05, startBits: 4,
     calibBatches: 2, augment: { cropPadding: 1, hflip: true }, seed: 2, outDir, progress: false, logEvery: 1, onMessage: () => {}, dist,
   });
   const state = dist && !dist.isMain ? null : loadTrainingState<{ hooks: { objective: unknown } }>(path.join(outDir, 'resume.safetensors'));

@@ -164,4 +164,25 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   assert.equal(redraw.status, 0, redraw.stderr);
   assert.deepEqual(redraw.stdout.trim().split('\n'), ['tiny.json', 'tiny.md', 'tiny.svg', 'tiny.png'].map((f) => path.join('results', f)));
   assert.equal(fs.readFileSync(path.join(dir, 'results', 'tiny.json'), 'utf8'), before);
+
+  // `experiment ship`: the goal row G (default) as models/fp-g.safetensors, byte-equal to its
+  // selected checkpoint, with a card from its result; a row that did not converge is refused.
+  const ship = gdnsq(['experiment', 'ship', '--config', config, '--out', 'runs', '--models', 'models']);
+  if (gT.converged) {
+    assert.equal(ship.status, 0, ship.stderr);
+    assert.equal(ship.stdout, `G: ${path.join('models', 'fp-g.safetensors')}, ${path.join('models', 'fp-g.md')}\n`);
+    const picked = (JSON.parse(fs.readFileSync(path.join(g, 'result.json'), 'utf8')) as { checkpoint: string }).checkpoint;
+    assert.ok(fs.readFileSync(path.join(dir, 'models', 'fp-g.safetensors')).equals(fs.readFileSync(path.join(g, picked))));
+    const card = fs.readFileSync(path.join(dir, 'models', 'fp-g.md'), 'utf8');
+    assert.match(card, new RegExp(`^\\| test top-1 \\| \\*\\*${(100 * gT.top1).toFixed(2)} %\\*\\*, FP teacher ${(100 * fpT.top1).toFixed(2)} %`, 'm'));
+    assert.match(card, /^\| command \| `gdnsq experiment row --config grid\/tiny\.json --row G --out runs` \|$/m);
+    assert.ok(!card.includes(dir), 'no absolute paths in the card');
+  } else {
+    assert.equal(ship.status, 1);
+    assert.match(ship.stderr, /ship: row G did not converge \(true bits W [\d.]+ \/ A [\d.]+\): not shipped as a low-bit model/);
+  }
+  const teacherRow = gdnsq(['experiment', 'ship', '--config', config, '--out', 'runs', '--rows', 'FP']);
+  assert.equal(teacherRow.status, 1);
+  assert.match(teacherRow.stderr, /ship: row FP is the FP teacher itself/);
+  assert.equal(teacherRow.stderr.trim().split('\n').length, 1, teacherRow.stderr);
 });

@@ -9,10 +9,10 @@ import { calibrate } from '../../src/quant/calibrate';
 import { quantizerBits, resetObservedCodes } from '../../src/quant/bits';
 import { tinyQuantized } from './fixtures';
 
-function quantizedResnet(): Module {
+function quantizedResnet(learnLower = false): Module {
   manualSeed(31);
   const m = cifarResNet(20, { inChannels: 1, numClasses: 10 });
-  quantize(m, { wBits: 2, aBits: 2, quantizeFirst: true });
+  quantize(m, { wBits: 2, aBits: 2, quantizeFirst: true, learnLower });
   return m;
 }
 
@@ -47,6 +47,19 @@ for (const startBits of [10, 4]) {
     m.dispose();
   });
 }
+
+test('the default learns every lower bound: post-ReLU quantizers are signed and start at b = min = 0', () => {
+  const m = cifarResNet(20, { inChannels: 1, numClasses: 10 });
+  quantize(m, { wBits: 2, aBits: 2 });
+  const r = calibrate(m, scope(() => [0, 1].map(() => Tensor.randn([4, 1, 8, 8]).keep())), { startBits: 4 });
+  const acts = r.quantizers.filter((q) => q.kind === 'activation');
+  assert.equal(acts.length, 18);
+  assert.ok(acts.every((q) => q.signed), 'every activation lower bound is learned');
+  const l = m.getSubmodule('layer1.0.conv1') as QConv2d;
+  assert.equal(l.act_quant.lower.item(), 0, 'b starts at the calibration minimum of a ReLU output');
+  assert.equal(l.act_quant.isSigned, true);
+  m.dispose();
+});
 
 test('a zero-range input is pruned; maxBatches stops pulling; errors are named', () => {
   const m = tinyQuantized();
