@@ -1,7 +1,7 @@
 // The grid's per-row pictures, after rows finish: each finished training row's metrics and
 // summary copied to experiments/results/rows/<row>/ with its report there (report.md with the
 // bottleneck table; descent, capacity, bits and training plots as SVG), and one capacity-dynamics
-// figure of every finished GDNSQ goal row (experiments/results/capacity.svg + .png).
+// figure of every finished GDNSQ goal row (experiments/results/capacity.png).
 // usage: node dist/experiments/grid/figures.js [GRID_OUT] [RESULTS_DIR]   (runs/grid, experiments/results)
 import * as fs from 'fs';
 import * as path from 'path';
@@ -26,7 +26,13 @@ async function main(): Promise<void> {
     }
     if (row.method === 'gdnsq' && row.name in config.compare.goals) capacity.push({ label: row.name, run: readRun(dest) });
   }
-  if (capacity.length) for (const f of writeSvgPng(path.join(results, 'capacity'), await renderSvg(capacitySpec(capacity)))) console.log(f);
+  // The combined figure as PNG only (its SVG is over 1 MB; each row's SVG is in rows/<row>/).
+  if (capacity.length) {
+    for (const f of writeSvgPng(path.join(results, 'capacity'), await renderSvg(capacitySpec(capacity)))) {
+      if (f.endsWith('.svg')) fs.rmSync(f);
+      else console.log(f);
+    }
+  }
 }
 
 main().catch((e: Error) => { console.error(`figures: ${e.message}`); process.exit(1); });
