@@ -44,8 +44,8 @@ function layerCounts(summary: Record<string, unknown> | null): string {
   if (!summary) return '';
   const layers = Object.keys((summary.layers ?? {}) as Record<string, unknown>);
   const convs = new Set(layers.map((k) => k.replace(/\.(weight|act|bias)_quant$/, '')));
-  const fp = (summary.fp_layers ?? []) as string[];
-  return `${convs.size} quantized layers; kept FP: ${fp.length ? fp.join(', ') : 'none'}`;
+  const fp = (summary.fp_layers ?? []) as { name: string; reason?: string }[];
+  return `${convs.size} quantized layers; kept FP: ${fp.length ? fp.map((l) => (l.reason ? `${l.name} (${l.reason})` : l.name)).join(', ') : 'none'}`;
 }
 
 export function modelCard(config: GridConfig, name: string, files: RowFiles, fileName: string): string {
