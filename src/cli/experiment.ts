@@ -62,9 +62,11 @@ export function registerExperiment(program: Command): void {
     .requiredOption('--out <dir>', 'the grid output folder holding the finished rows')
     .option('--models <dir>', 'destination folder', 'models')
     .option('--rows <names>', 'comma-separated row names', rowList)
-    .action((o: { config: string; out: string; models: string; rows?: string[] }) => {
+    .option('--finished', 'skip the rows not finished or not converged (say which) instead of refusing them')
+    .action((o: { config: string; out: string; models: string; rows?: string[]; finished?: boolean }) => {
       const config = loadGridConfig(o.config);
-      for (const m of shipRows(config, { out: o.out, models: o.models, rows: o.rows })) {
+      const say = (l: string): void => { process.stderr.write(`${l}\n`); };
+      for (const m of shipRows(config, { out: o.out, models: o.models, rows: o.rows, finishedOnly: !!o.finished, say })) {
         console.log(`${m.setting}: ${path.relative(process.cwd(), m.file)}, ${path.relative(process.cwd(), m.card)}`);
       }
     });

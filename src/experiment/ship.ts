@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { GridConfig, selectRows } from './config';
-import { RESULT_FILE, rowDir } from './row';
+import { RESULT_FILE, readRowResult, rowDir } from './row';
 
 export interface ShippedModel { setting: string; file: string; card: string }
 
@@ -16,6 +16,9 @@ export interface ShipOptions {
   models: string;
   /** Rows to ship (default: the GDNSQ rows the config sets goals for). */
   rows?: string[];
+  /** Skip (and report) rows not finished or not converged instead of refusing them. */
+  finishedOnly?: boolean;
+  say?(line: string): void;
 }
 
 interface RowFiles {
@@ -91,6 +94,13 @@ export function shipRows(config: GridConfig, o: ShipOptions): ShippedModel[] {
   const shipped: ShippedModel[] = [];
   for (const row of rows) {
     if (row.method === 'fp') throw new Error(`ship: row ${row.name} is the FP teacher itself`);
+    if (o.finishedOnly) {
+      const done = readRowResult(o.out, row.name);
+      if (!done || !done.converged) {
+        o.say?.(`${row.name}: ${done ? 'not converged' : 'not finished'}, not shipped`);
+        continue;
+      }
+    }
     const files = readRow(o.out, row.name);
     const checkpoint = path.join(rowDir(o.out, row.name), String(files.result.checkpoint));
     if (!files.result.checkpoint || !fs.existsSync(checkpoint)) throw new Error(`ship: row ${row.name} has no checkpoint file (${checkpoint})`);

@@ -181,6 +181,11 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
     assert.equal(ship.status, 1);
     assert.match(ship.stderr, /ship: row G did not converge \(true bits W [\d.]+ \/ A [\d.]+\): not shipped as a low-bit model/);
   }
+  // --finished skips what is not shippable and says so, instead of refusing it.
+  const lenient = gdnsq(['experiment', 'ship', '--config', config, '--out', 'runs', '--models', 'models2', '--rows', 'G', '--finished']);
+  assert.equal(lenient.status, 0, lenient.stderr);
+  if (gT.converged) assert.ok(fs.existsSync(path.join(dir, 'models2', 'fp-g.safetensors')));
+  else assert.equal(lenient.stderr, 'G: not converged, not shipped\n');
   const teacherRow = gdnsq(['experiment', 'ship', '--config', config, '--out', 'runs', '--rows', 'FP']);
   assert.equal(teacherRow.status, 1);
   assert.match(teacherRow.stderr, /ship: row FP is the FP teacher itself/);
