@@ -7,7 +7,7 @@ import { setNumThreads, manualSeed } from '../engine';
 import { DATASET_NAMES, DatasetName, loadDataset, splitTrainVal, slice, defaultValSize, defaultHflip } from '../data';
 import {
   QuantizeOptions, QUANT_METHODS, QuantMethod, DISTILL_LOSSES, DistillLoss, BN_MODES, BnMode, ANNEAL_MODES, AnnealMode,
-  DESCENT_SHAPES, DescentShape,
+  DESCENT_SHAPES, DescentShape, ACT_INITS, ActInit,
 } from '../quant';
 import { loadTrainingCard, finetune, FinetuneSummary, DESCENT_SCHEDULES, DescentSchedule, fileRef } from '../train';
 import { loadModel } from './model-file';
@@ -19,7 +19,7 @@ export interface QuantizeCliOptions {
   teacher: string; dataset?: DatasetName; dataDir?: string; wbits: number; abits: number; epochs: number; timeBudget?: number;
   schedule: DescentSchedule; descent: number; descentShape: DescentShape; holdDrop: number;
   method: QuantMethod; actMethod: QuantMethod; loss: DistillLoss; out: string; resume?: string; batchSize: number; lr: number; qlr?: number;
-  kappa: number; warmupSteps?: number; anneal?: AnnealMode; lrDecayPerEpoch: number; startBits: number; calibBatches: number; bn: BnMode;
+  kappa: number; warmupSteps?: number; anneal?: AnnealMode; lrDecayPerEpoch: number; startBits: number; actInit?: ActInit; calibBatches: number; bn: BnMode;
   perTensor?: boolean; quantizeFirst?: boolean; quantizeLast?: boolean; quantizeShortcuts?: boolean; quantizeBias?: boolean;
   detachWeightRange?: boolean; learnLower?: boolean;
   patience?: number; valSize?: number; trainLimit?: number; seed: number; threads?: number; progress: boolean;
@@ -77,7 +77,7 @@ export async function runQuantize(cli: QuantizeCliOptions, dist: DataParallel | 
     quantize: quantizeOptions(o), epochs: o.epochs, timeBudgetMin: o.timeBudget, schedule: o.schedule, descent: o.descent,
     shape: o.descentShape, holdDrop: o.holdDrop, warmupSteps: o.warmupSteps, lr: o.lr, qlr: o.qlr, kappa: o.kappa,
     anneal: o.anneal, decayPerEpoch: o.lrDecayPerEpoch, loss: o.loss, patience: o.patience, batchSize: o.batchSize,
-    startBits: o.startBits, calibBatches: o.calibBatches, augment: { cropPadding: o.cropPadding, hflip }, seed: o.seed,
+    startBits: o.startBits, actInit: o.actInit, calibBatches: o.calibBatches, augment: { cropPadding: o.cropPadding, hflip }, seed: o.seed,
     outDir: o.out, resume: !!o.resume, progress: o.progress, logEvery: o.logEvery, runCard, dist, saveEvery: o.saveEvery,
   });
   teacher.dispose();
@@ -128,6 +128,7 @@ export function registerQuantize(program: Command): void {
     .option('--anneal <a>', `LR annealing (${ANNEAL_MODES.join('|')}; default cosine over the recovery for planned, exp for kappa)`, oneOf('--anneal', ANNEAL_MODES))
     .option('--lr-decay-per-epoch <x>', 'anneal exp: LR factor per converged epoch (0.93 = the reference 0.9985/step at 50 steps/epoch)', num('--lr-decay-per-epoch', 0), 0.93)
     .option('--start-bits <n>', 'bit-width every quantizer starts at', num('--start-bits', 1), 10)
+    .option('--act-init <i>', `activation steps: minmax spans the calibrated range; lsq: 2·mean|x − b|/√(2^B − 1) (for a start at 1–2 bits)`, oneOf('--act-init', ACT_INITS), 'minmax')
     .option('--calib-batches <n>', 'calibration batches', int('--calib-batches', 1), 4)
     .option('--bn <mode>', BN_MODES.join('|'), oneOf('--bn', BN_MODES), 'keep')
     .option('--per-tensor', 'one weight step per tensor instead of per output channel')

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DATASET_NAMES, DatasetName } from '../data';
-import { QUANT_METHODS, BN_MODES, DISTILL_LOSSES, ANNEAL_MODES, DESCENT_SHAPES, MeanBudget, checkMeanBudget } from '../quant';
+import { QUANT_METHODS, BN_MODES, DISTILL_LOSSES, ANNEAL_MODES, DESCENT_SHAPES, ACT_INITS, MeanBudget, checkMeanBudget } from '../quant';
 import { DESCENT_SCHEDULES } from '../train';
 
 export type RowMethod = 'fp' | 'gdnsq' | 'ptq' | 'fixed';
@@ -80,7 +80,7 @@ export const QUANTIZE_KEYS: Record<string, Check> = {
 export const FINETUNE_KEYS: Record<string, Check> = {
   schedule: oneOf(DESCENT_SCHEDULES), descent: frac, shape: oneOf(DESCENT_SHAPES), warmupSteps: int(0), holdDrop: num(0),
   lr: num(0), qlr: num(0), kappa: num(0, false), anneal: oneOf(ANNEAL_MODES), decayPerEpoch: num(0), loss: oneOf(DISTILL_LOSSES),
-  patience: int(1),
+  patience: int(1), actInit: oneOf(ACT_INITS),
 };
 const CALIB_KEYS: Record<string, Check> = { calibBatches: int(1) };
 const BUDGET_KEYS: Record<string, Check> = { epochs: int(1), batchSize: int(1), timeBudgetMin: num(0) };

@@ -45,9 +45,10 @@ export function trainingOptions(row: RowConfig): { quantize: QuantizeOptions; fi
   const q: Record<string, unknown> = {};
   const f: Record<string, unknown> = {};
   // Fixed-bit QAT: starts at the target (no descent; the plan is the target from step 1 and the
-  // penalty holds the bits there) with the LSQ step gradient on weights and activations.
+  // penalty holds the bits there) with the LSQ step gradient on weights and activations and
+  // the LSQ step initialisation of activations (min-max grids at 1 bit leave the codes at 0).
   const fixedStart = Math.min(...[row.options.wBits!, row.options.aBits!].filter((b) => b < 32));
-  const defaults: Record<string, unknown> = row.method === 'fixed' ? { method: 'lsq', actMethod: 'lsq', startBits: Number.isFinite(fixedStart) ? fixedStart : 10 } : {};
+  const defaults: Record<string, unknown> = row.method === 'fixed' ? { method: 'lsq', actMethod: 'lsq', actInit: 'lsq', startBits: Number.isFinite(fixedStart) ? fixedStart : 10 } : {};
   for (const [k, v] of Object.entries({ ...defaults, ...row.options })) {
     if (k in QUANTIZE_KEYS) q[k] = v;
     else f[k] = v;

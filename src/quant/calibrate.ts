@@ -1,15 +1,26 @@
-// Calibration, step 3 of the procedure (GDNSQ.md §4.3): run a few batches with every activation
-// quantizer recording its input range, then start every quantizer at ~`startBits` bits: weights
-// from their per-channel range, activations from the recorded range (b = min, unsigned with
-// b = 0 when the input never goes below 0, pruned when it never varies).
-import { Tensor, noGrad, scope } from '../engine';
-import { Module } from '../nn';
-import { FP_BITS, checkBits } from './quantizer';
+// Calibration, step 3 of the procedure (GDNSQ.md §4.3): run a few batches through the FP network
+// (every quantizer passes its input through) with every activation quantizer recording its input
+// range, then start every quantizer at ~`startBits` bits: weights from their per-channel range,
+// activations from the recorded range (b = min, unsigned with b = 0 when the input never goes
+// below 0, pruned when it never varies), or, with actInit 'lsq', from the LSQ step rule.
+import { Tensor, noGrad, scope, keep } from '../engine';
+import { Module, BatchNorm2d } from '../nn';
+import { FP_BITS, Quantizer, checkBits } from './quantizer';
 import { quantizedLayers } from './qlayer';
+
+export type ActInit = 'minmax' | 'lsq';
+export const ACT_INITS: readonly ActInit[] = ['minmax', 'lsq'];
 
 export interface CalibrateOptions {
   /** Bit-width every quantizer starts from (default 10). */
   startBits?: number;
+  /**
+   * Activation steps: 'minmax' (default) spans the recorded range; 'lsq' sets
+   * s = 2·mean|x − b|/√(2^B − 1) from one more pass of the first batch through the quantized
+   * network in training mode, layer by layer (Quantizer.initStepLsq): the start a fixed-bit run
+   * at 1–2 bits needs, where min-max grids leave almost every code at 0.
+   */
+  actInit?: ActInit;
   /** Stop after this many batches (default: all the iterable gives). */
   maxBatches?: number;
   /**
@@ -67,52 +78,94 @@ export function calibrate(model: Module, batches: Iterable<Tensor | { x: Tensor 
   if (!(maxBatches >= 1)) throw new Error(`calibrate: maxBatches must be at least 1, got ${o.maxBatches}`);
   const layers = quantizedLayers(model);
   if (!layers.length) throw new Error('calibrate: the model has no quantized layers (run quantize() first)');
+  const actInit = o.actInit ?? 'minmax';
+  if (!ACT_INITS.includes(actInit)) throw new Error(`calibrate: unknown actInit '${String(actInit)}' (${ACT_INITS.join(', ')})`);
+  if (actInit === 'lsq' && o.agreeRanges) throw new Error('calibrate: actInit \'lsq\' is not available in data-parallel runs (each rank would set its own steps)');
   const acts = layers.map(([, l]) => l.act_quant);
+  const all = layers.flatMap(([, l]) => l.quantizers().map(([, q]) => q));
   const wasTraining = model.training;
   let n = 0;
+  let first: Tensor | null = null;
   try {
-    model.eval();
-    for (const q of acts) { q.resetCalibration(); q.calibrating = true; }
-    const it = batches[Symbol.iterator]();
-    noGrad(() => {
-      while (n < maxBatches) {
-        const done = scope(() => {
-          const r = it.next();
-          if (r.done) return true;
-          model.forward(r.value instanceof Tensor ? r.value : r.value.x);
-          return false;
-        });
-        if (done) break;
-        n++;
-      }
-    });
+    try {
+      model.eval();
+      for (const q of acts) q.resetCalibration();
+      for (const q of all) q.calibrating = true;
+      const it = batches[Symbol.iterator]();
+      noGrad(() => {
+        while (n < maxBatches) {
+          const done = scope(() => {
+            const r = it.next();
+            if (r.done) return true;
+            const x = r.value instanceof Tensor ? r.value : r.value.x;
+            model.forward(x);
+            if (n === 0 && actInit === 'lsq') first = keep(x.clone());
+            return false;
+          });
+          if (done) break;
+          n++;
+        }
+      });
+    } finally {
+      for (const q of all) q.calibrating = false;
+      model.train(wasTraining);
+    }
+    if (n === 0) throw new Error('calibrate: no batches were given');
+    return finishCalibration(model, layers, acts, n, startBits, o, first);
   } finally {
-    for (const q of acts) q.calibrating = false;
-    model.train(wasTraining);
+    (first as Tensor | null)?.dispose();
   }
-  if (n === 0) throw new Error('calibrate: no batches were given');
+}
+
+function finishCalibration(model: Module, layers: ReturnType<typeof quantizedLayers>, acts: Quantizer[], n: number, startBits: number,
+  o: CalibrateOptions, first: Tensor | null): CalibrationReport {
   if (o.agreeRanges) {
     const agreed = o.agreeRanges(acts.map((q) => q.calibrationRange ?? { min: Infinity, max: -Infinity }));
     acts.forEach((q, i) => q.setCalibrationRange(agreed[i].min <= agreed[i].max ? agreed[i] : null));
   }
-
+  for (const [name, l] of layers) {
+    if (!l.act_quant.calibrationRange) throw new Error(`calibrate: ${name} received no input during calibration (is it used by forward()?)`);
+    l.act_quant.calibrateActivation(startBits);
+    for (const [role, q] of l.quantizers()) if (role !== 'act') q.calibrateWeight(role === 'weight' ? l.weight : l.bias!, startBits);
+  }
+  if (first) initActivationsLsq(model, layers, first, startBits);
   const report: CalibratedQuantizer[] = [];
   for (const [name, l] of layers) {
     const act = l.act_quant;
-    if (!act.calibrationRange) throw new Error(`calibrate: ${name} received no input during calibration (is it used by forward()?)`);
-    act.calibrateActivation(startBits);
-    const range = act.calibrationRange;
     report.push({
-      name: `${name}.act_quant`, kind: 'activation', range, signed: act.isSigned, elements: act.calibrationElements ?? undefined,
+      name: `${name}.act_quant`, kind: 'activation', range: act.calibrationRange!, signed: act.isSigned, elements: act.calibrationElements ?? undefined,
       pruned: act.isPruned, bits: act.enabled ? act.capacityBits() : FP_BITS,
     });
-    for (const [role, q, t] of [['weight', l.weight_quant, l.weight], ['bias', l.bias_quant, l.bias]] as const) {
-      if (!q || !t) continue;
-      q.calibrateWeight(t, startBits);
+    for (const [role, q] of l.quantizers()) {
+      if (role === 'act') continue;
+      const t = role === 'weight' ? l.weight : l.bias!;
       report.push({ name: `${name}.${role}_quant`, kind: 'weight', pruned: q.isPruned, bits: q.enabled ? q.trueBits(t) : FP_BITS });
     }
   }
   return new CalibrationReport(n, startBits, report);
+}
+
+/**
+ * One forward pass of x in training mode (batch statistics, as the first training steps see),
+ * each enabled activation quantizer setting its LSQ step from its input on the way, so each
+ * layer is set after its predecessors. BatchNorm running statistics are left as they were.
+ */
+function initActivationsLsq(model: Module, layers: ReturnType<typeof quantizedLayers>, x: Tensor, bits: number): void {
+  const wasTraining = model.training;
+  const bns = model.modules().filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
+  const saved = bns.map((bn) => bn.buffers().map((b) => keep(b.clone())));
+  const armed = layers.map(([, l]) => l.act_quant).filter((q) => q.active);
+  try {
+    for (const q of armed) q.lsqInitBits = bits;
+    model.train();
+    noGrad(() => scope(() => { model.forward(x); }));
+    const missed = layers.filter(([, l]) => l.act_quant.lsqInitBits !== null).map(([name]) => name);
+    if (missed.length) throw new Error(`calibrate: ${missed.join(', ')} received no input in the LSQ initialisation pass`);
+  } finally {
+    for (const q of armed) q.lsqInitBits = null;
+    bns.forEach((bn, i) => bn.buffers().forEach((b, j) => { b.copy_(saved[i][j]); saved[i][j].dispose(); }));
+    model.train(wasTraining);
+  }
 }
 
 /**

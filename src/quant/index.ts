@@ -6,7 +6,7 @@ export { QLinear } from './qlinear';
 export { FrozenBatchNorm2d } from './frozen-batchnorm';
 export { foldBatchNorm, convBnPairs } from './bn-fuse';
 export { quantize, QuantizeOptions, QuantizeReport, QuantizedLayerInfo, LayerBits, BnMode, BN_MODES, FpReason } from './quantize';
-export { calibrate, activationElements, CalibrateOptions, CalibrationReport, CalibratedQuantizer } from './calibrate';
+export { calibrate, activationElements, ActInit, ACT_INITS, CalibrateOptions, CalibrationReport, CalibratedQuantizer } from './calibrate';
 export { quantizerBits, QuantizerBits, QuantizerRole, bitsSummary, BitsSummary, BitsStats, isConverged, converged, resetObservedCodes } from './bits';
 export { bitPenalty, Penalty, PenaltyOptions, BudgetPenalty } from './penalty';
 export {

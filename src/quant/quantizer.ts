@@ -61,8 +61,16 @@ export class Quantizer extends Module {
   delta: number | undefined;
   rangeGrad: boolean;
   learnLower: boolean;
-  /** While true, forward() records the running min/max of its inputs and returns them unchanged. */
+  /**
+   * While true, forward() returns its input unchanged, and an activation quantizer records the
+   * running min/max of its inputs: calibration measures the FP network's ranges.
+   */
   calibrating = false;
+  /**
+   * When set, the next forward() first sets this activation quantizer's step from that input
+   * for this many bits, LSQ-style (initStepLsq), then quantizes it; it clears itself.
+   */
+  lsqInitBits: number | null = null;
   private calib: Range | null = null;
   private calibElements: number | null = null;
   private observed: Range | null = null;
@@ -119,10 +127,15 @@ export class Quantizer extends Module {
   // ---- forward ------------------------------------------------------------------------
   override forward(x: Tensor): Tensor {
     if (this.calibrating) {
-      this.record(x);
+      if (this.kind === 'activation') this.record(x);
       return x;
     }
     if (!this.enabled) return x;
+    if (this.lsqInitBits !== null) {
+      const bits = this.lsqInitBits;
+      this.lsqInitBits = null;
+      if (!this.isPruned) this.initStepLsq(x, bits);
+    }
     if (this.isPruned) {
       // A zero-range input (GDNSQ.md §4.3): the output is the constant seen in calibration.
       return this.kind === 'activation' ? this.lower.detach().expand(x.shape).contiguous() : x.detach();
@@ -262,6 +275,26 @@ export class Quantizer extends Module {
       const sigma = Math.log2((r.max - b) / (2 ** startBits - 1));
       this.log2_step.fill_(sigma);
       this.log2_range.fill_(sigma + startBits);
+    });
+  }
+
+  /**
+   * Activations, after calibrateActivation(): the LSQ step initialisation (Esser et al. 2020),
+   * s = 2·mean|x − b| / √(2^B − 1) for B bits, with λ = σ + B. Min-max grids at 1–2 bits
+   * put the first threshold at half the maximum, above almost every post-ReLU input (0.3 % of
+   * the codes are 1 at W1A1): the layer's output is constant and training from there diverges.
+   * The LSQ step balances the codes. x is this quantizer's input in the quantized network
+   * (calibrate() runs it layer by layer, so each layer sees its quantized predecessors).
+   */
+  initStepLsq(x: Tensor, bits: number): void {
+    if (this.kind !== 'activation') throw new Error('Quantizer.initStepLsq: only for activation quantizers (a weight grid is tied to the weight range)');
+    checkBits(bits, 'Quantizer.initStepLsq: bits');
+    const mean = noGrad(() => scope(() => x.detach().sub(this.lower.detach()).abs().mean().item()));
+    if (!(mean > 0 && Number.isFinite(mean))) throw new Error(`Quantizer.initStepLsq: mean |x − b| is ${mean}, no step can be set from it`);
+    const sigma = Math.log2((2 * mean) / Math.sqrt(2 ** bits - 1));
+    noGrad(() => {
+      this.log2_step.fill_(sigma);
+      this.log2_range.fill_(sigma + bits);
     });
   }
 

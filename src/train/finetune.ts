@@ -11,7 +11,7 @@ import { RAdam, radamRectification } from '../optim';
 import {
   quantize, calibrate, quantizerBits, bitsSummary, resetObservedCodes, GdnsqObjective, GdnsqLrSchedule, noiseAwareMetric,
   QuantizeOptions, QuantizeReport, DistillLoss, AnnealMode, DescentPlan, DescentShape, planDescent, describePlan, BudgetError,
-  DescentController, QuantizerBits, activationElements,
+  DescentController, QuantizerBits, activationElements, ActInit,
 } from '../quant';
 import { MeanBits, budgetRun } from './mean-bits';
 import { ModelCard } from './checkpoint';
@@ -60,6 +60,8 @@ export interface FinetuneOptions {
   patience?: number;
   batchSize?: number;
   startBits?: number;
+  /** How activation steps start (calibrate()'s actInit; default 'minmax'). */
+  actInit?: ActInit;
   calibBatches?: number;
   augment?: Augment;
   seed?: number;
@@ -159,7 +161,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
     say(report.toString());
     const calibLoader = shard(new BatchLoader({ dataset: o.train, batchSize: batchSize * ranks, shuffle: true, seed: seed + 1, normalize }));
     const agreeRanges = dist ? (r: { min: number; max: number }[]) => dist.agreeRanges(r) : undefined;
-    const rep = scope(() => calibrate(student, calibLoader.epoch(0), { startBits, maxBatches: o.calibBatches ?? 4, agreeRanges }));
+    const rep = scope(() => calibrate(student, calibLoader.epoch(0), { startBits, maxBatches: o.calibBatches ?? 4, agreeRanges, actInit: o.actInit }));
     say(`calibrated on ${rep.batches} batches: every quantizer starts at ~${startBits} bits`);
   }
 
@@ -212,7 +214,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const settings = {
     schedule, epochs, batchSize, lr, qlr: round(qlr, 6), kappa: o.kappa ?? 2, warmupSteps, anneal, decayPerEpoch: lrs.decayPerEpoch,
     descent: plan ? o.descent ?? 0.4 : undefined, shape: plan?.shape, holdDrop: plan ? o.holdDrop ?? 0.2 : undefined,
-    loss: objective.lossName, patience: o.patience, seed, augment: o.augment ?? {}, quantize: qopts,
+    loss: objective.lossName, patience: o.patience, seed, augment: o.augment ?? {}, quantize: qopts, actInit: o.actInit ?? 'minmax',
   };
   const card: ModelCard = {
     ...o.teacherCard, quant: { options: qopts, act_elements: mb.actElements }, teacher: o.teacherRef ?? null, finetune: settings,

@@ -64,12 +64,14 @@ test('parsed config: paths relative to the config file, budgets merged, rows sel
   assert.throws(() => selectRows(c, ['G', 'Q']), { message: "no row named 'Q' in grid.json (rows: P, G)" });
 });
 
-test('trainingOptions: fixed rows start at the target with LSQ steps; row options win', () => {
+test('trainingOptions: fixed rows start at the target with LSQ steps and LSQ activation init; row options win', () => {
   const row = (method: string, options: Record<string, unknown>) => parseGridConfig(withRow(1, { name: 'G', method, options }), '/x/grid.json').rows[1];
   assert.deepEqual(trainingOptions(row('fixed', { wBits: 2, aBits: 2 })), {
-    quantize: { method: 'lsq', actMethod: 'lsq', startBits: 2, wBits: 2, aBits: 2 }, finetune: { startBits: 2 },
+    quantize: { method: 'lsq', actMethod: 'lsq', startBits: 2, wBits: 2, aBits: 2 }, finetune: { actInit: 'lsq', startBits: 2 },
   });
   assert.equal(trainingOptions(row('fixed', { wBits: 1, aBits: 32 })).quantize.startBits, 1);
+  assert.equal(trainingOptions(row('fixed', { wBits: 1, aBits: 1, actInit: 'minmax' })).finetune.actInit, 'minmax');
+  assert.throws(() => row('fixed', { wBits: 1, aBits: 1, actInit: 'mean' }), /actInit/);
   assert.deepEqual(trainingOptions(row('gdnsq', { wBits: 2, aBits: 2, loss: 'labels', anneal: 'none', method: 'aewgs' })), {
     quantize: { wBits: 2, aBits: 2, method: 'aewgs' }, finetune: { loss: 'labels', anneal: 'none' },
   });

@@ -78,3 +78,85 @@ test('a zero-range input is pruned; maxBatches stops pulling; errors are named',
   assert.throws(() => calibrate(m, [], { startBits: 0 }), /calibrate: startBits must be a positive number of bits, got 0/);
   m.dispose();
 });
+
+// The activation ranges are the FP network's: weights quantized at the start bits (1 bit here,
+// ±max per channel, ~3× the FP weights) must not inflate the ranges layer after layer.
+test('calibration records the FP network\'s ranges, whatever bits the weights start at', () => {
+  const ranges = (startBits: number): { min: number; max: number }[] => {
+    manualSeed(5);
+    const m = cifarResNet(20, { inChannels: 1, numClasses: 10 });
+    quantize(m, { wBits: 1, aBits: 1, startBits });
+    manualSeed(6);
+    const r = calibrate(m, scope(() => [0, 1].map(() => Tensor.randn([4, 1, 8, 8]).keep())), { startBits });
+    m.dispose();
+    return r.quantizers.filter((q) => q.kind === 'activation').map((q) => q.range!);
+  };
+  const fp = ranges(10), one = ranges(1);
+  assert.equal(one.length, 18);
+  assert.deepEqual(one, fp);
+});
+
+test('actInit lsq: s = 2·mean|x − b|/√(2^B − 1) from the quantized network in training mode, layer by layer; BN statistics kept', () => {
+  for (const bits of [1, 2]) {
+    manualSeed(7);
+    const m = cifarResNet(20, { inChannels: 1, numClasses: 10 });
+    quantize(m, { wBits: bits, aBits: bits, startBits: bits });
+    manualSeed(8);
+    const batches = scope(() => [0, 1].map(() => Tensor.randn([8, 1, 8, 8]).keep()));
+    const bn = m.getSubmodule('layer1.0.bn1') as unknown as { runningMean: Tensor; runningVar: Tensor };
+    const before = scope(() => [bn.runningMean.clone().keep(), bn.runningVar.clone().keep()]);
+    const r = calibrate(m, batches, { startBits: bits, actInit: 'lsq' });
+    assert.ok(bn.runningMean.equal(before[0]) && bn.runningVar.equal(before[1]), 'BatchNorm running statistics are unchanged');
+    assert.equal(m.training, true);
+    // Each quantizer's input in a training-mode pass of the first batch, with the new steps in
+    // place: the steps were set from exactly these inputs (each layer after its predecessors).
+    const inputs = new Map<string, number>();
+    const layers = ['layer1.0.conv1', 'layer2.1.conv2', 'layer3.2.conv2'];
+    for (const name of layers) {
+      const q = (m.getSubmodule(name) as QConv2d).act_quant;
+      const orig = q.forward.bind(q);
+      q.forward = (x: Tensor): Tensor => { inputs.set(name, scope(() => x.sub(q.lower).abs().mean().item())); return orig(x); };
+    }
+    noGrad(() => scope(() => { m.forward(batches[0]); }));
+    for (const name of layers) {
+      const q = (m.getSubmodule(name) as QConv2d).act_quant;
+      const want = (2 * inputs.get(name)!) / Math.sqrt(2 ** bits - 1);
+      assert.ok(Math.abs(2 ** q.log2_step.item() / want - 1) < 1e-4, `${name}: step ${2 ** q.log2_step.item()} vs ${want}`);
+      assert.ok(Math.abs(q.log2_range.item() - q.log2_step.item() - bits) < 1e-5, `${name}: λ − σ = B`);
+      assert.equal(r.quantizers.find((e) => e.name === `${name}.act_quant`)!.bits, bits, 'the report gives the new capacity');
+    }
+    for (const t of [...batches, ...before]) t.dispose();
+    m.dispose();
+  }
+});
+
+test('actInit lsq balances the 1-bit codes that min-max grids leave mostly at 0', () => {
+  const onesShare = (actInit: 'minmax' | 'lsq'): number => {
+    manualSeed(9);
+    const m = cifarResNet(20, { inChannels: 1, numClasses: 10 });
+    quantize(m, { wBits: 1, aBits: 1, startBits: 1 });
+    manualSeed(10);
+    const batches = scope(() => [0, 1, 2, 3].map(() => Tensor.randn([16, 1, 8, 8]).keep()));
+    calibrate(m, batches, { startBits: 1, actInit });
+    const q = (m.getSubmodule('layer1.0.conv1') as QConv2d).act_quant;
+    let share = 0;
+    const orig = q.forward.bind(q);
+    q.forward = (x: Tensor): Tensor => { share = scope(() => q.codes(x).float().mean().item()); return orig(x); };
+    noGrad(() => scope(() => { m.forward(batches[0]); }));
+    for (const t of batches) t.dispose();
+    m.dispose();
+    return share;
+  };
+  const minmax = onesShare('minmax'), lsq = onesShare('lsq');
+  assert.ok(lsq > 0.2 && lsq < 0.8, `lsq: ${lsq} of the codes are 1`);
+  assert.ok(minmax < lsq / 1.5, `min-max: ${minmax} of the codes are 1, lsq ${lsq}`);
+});
+
+test('actInit: unknown values and data-parallel calibration are refused in one line', () => {
+  const m = tinyQuantized();
+  const x = [Tensor.randn([2, 2, 1, 1])];
+  assert.throws(() => calibrate(m, x, { actInit: 'mean' as 'lsq' }), /^Error: calibrate: unknown actInit 'mean' \(minmax, lsq\)$/);
+  assert.throws(() => calibrate(m, x, { actInit: 'lsq', agreeRanges: (r) => r }), /^Error: calibrate: actInit 'lsq' is not available in data-parallel runs/);
+  x[0].dispose();
+  m.dispose();
+});
