@@ -84,5 +84,27 @@ export function bottleneckSection(list: Bottleneck[], top = 5): string[] {
     lines.push(`| \`${b.layer}\` ${ROLE[b.role] ?? b.role} | ${b.target} | ${b.reachedStep ?? 'not reached'} | ${b.meanLag.toFixed(3)} | ${b.maxLag.toFixed(2)} | ${(100 * b.activeShare).toFixed(0)}% | ${b.finalTrue.toFixed(2)} |`);
   }
   lines.push('', 'Lag: true bits − planned bits where positive, over the logged steps after the warm-up; penalty active: share of those steps with the differentiable bits of the widest channel above the plan.', '');
+  lines.push(...belowTargetLines(list));
   return lines;
+}
+
+/**
+ * "Converged" means true bits ≤ target, which also holds for a quantizer that ended a whole bit
+ * or more below its target (at 0 bits its output is a constant): capacity the budget allowed
+ * and the run lost. Named here so a converged run cannot hide it.
+ */
+export function belowTarget(list: Bottleneck[]): Bottleneck[] {
+  return list.filter((b) => b.finalTrue <= b.target - 1 + TOL).sort((a, b) => a.finalTrue - b.finalTrue || a.name.localeCompare(b.name));
+}
+
+function belowTargetLines(list: Bottleneck[]): string[] {
+  const below = belowTarget(list);
+  if (!below.length) return [];
+  const constant = below.filter((b) => b.finalTrue <= TOL);
+  const text = below.map((b) => `\`${b.layer}\` ${ROLE[b.role] ?? b.role} (${b.finalTrue.toFixed(2)} of ${b.target})`).join(', ');
+  return [
+    `**Below the target by a bit or more at the end** (converged, but with capacity lost): ${text}.` +
+      (constant.length ? ` At 0 bits ${constant.length === 1 ? 'its' : 'their'} output is a constant: ${constant.map((b) => `\`${b.layer}\``).join(', ')}.` : ''),
+    '',
+  ];
 }

@@ -61,4 +61,14 @@ test('the run report names the bottlenecks and tabulates every quantizer', () =>
   assert.match(md, /The strongest: `C` \(activations\), `B` \(weights\), `A` \(weights\), `A` \(activations\)\.$/m);
   assert.ok(md.includes('| `C` activations | 2 | not reached | 0.333 | 1.00 | 33% | 3.00 |'), md);
   assert.ok(md.includes('| `B` weights | 2 | 150 | 0.833 | 1.50 | 100% | 2.00 |'), md);
+  assert.ok(!md.includes('Below the target'), 'no quantizer ended a bit below its target');
+});
+
+test('the report names quantizers that ended a bit or more below their target (0 bits: a constant output)', () => {
+  const d = path.join(dir, 'below');
+  fs.mkdirSync(d, { recursive: true });
+  const lastStep = { ...records[3], layers: { ...records[3].layers, 'A.act_quant': { target: 2, true: 0, bits: -0.5 }, 'B.weight_quant': { target: 2, true: 1, bits: 1 } } };
+  fs.writeFileSync(path.join(d, 'metrics.jsonl'), [...records.slice(0, 3), lastStep].map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const md = reportMarkdown(readRun(d), []);
+  assert.match(md, /^\*\*Below the target by a bit or more at the end\*\* \(converged, but with capacity lost\): `A` activations \(0\.00 of 2\), `B` weights \(1\.00 of 2\)\. At 0 bits its output is a constant: `A`\.$/m);
 });
