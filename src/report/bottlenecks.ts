@@ -104,7 +104,8 @@ function belowTargetLines(list: Bottleneck[]): string[] {
   const text = below.map((b) => `\`${b.layer}\` ${ROLE[b.role] ?? b.role} (${b.finalTrue.toFixed(2)} of ${b.target})`).join(', ');
   return [
     `**Below the target by a bit or more at the end** (converged, but with capacity lost): ${text}.` +
-      (constant.length ? ` At 0 bits ${constant.length === 1 ? 'its' : 'their'} output is a constant: ${constant.map((b) => `\`${b.layer}\``).join(', ')}.` : ''),
+      (!constant.length ? '' : constant.length === below.length ? ` ${below.length === 1 ? 'It is' : 'All of them are'} at 0 bits: constant output.`
+        : ` At 0 bits (constant output): ${constant.map((b) => `\`${b.layer}\` ${ROLE[b.role] ?? b.role}`).join(', ')}.`),
     '',
   ];
 }
