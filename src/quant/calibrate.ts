@@ -6,7 +6,7 @@
 import { Tensor, noGrad, scope, keep } from '../engine';
 import { Module, BatchNorm2d } from '../nn';
 import { FP_BITS, Quantizer, checkBits } from './quantizer';
-import { quantizedLayers } from './qlayer';
+import { QuantizedLayer, quantizedLayers } from './qlayer';
 
 export type ActInit = 'minmax' | 'lsq';
 export const ACT_INITS: readonly ActInit[] = ['minmax', 'lsq'];
@@ -81,68 +81,81 @@ export function calibrate(model: Module, batches: Iterable<Tensor | { x: Tensor 
   const actInit = o.actInit ?? 'minmax';
   if (!ACT_INITS.includes(actInit)) throw new Error(`calibrate: unknown actInit '${String(actInit)}' (${ACT_INITS.join(', ')})`);
   if (actInit === 'lsq' && o.agreeRanges) throw new Error('calibrate: actInit \'lsq\' is not available in data-parallel runs (each rank would set its own steps)');
-  const acts = layers.map(([, l]) => l.act_quant);
+  const { n, first } = recordRanges(model, layers, batches, maxBatches, actInit === 'lsq');
+  try {
+    if (n === 0) throw new Error('calibrate: no batches were given');
+    if (o.agreeRanges) {
+      const acts = layers.map(([, l]) => l.act_quant);
+      const agreed = o.agreeRanges(acts.map((q) => q.calibrationRange ?? { min: Infinity, max: -Infinity }));
+      acts.forEach((q, i) => q.setCalibrationRange(agreed[i].min <= agreed[i].max ? agreed[i] : null));
+    }
+    for (const [name, l] of layers) {
+      if (!l.act_quant.calibrationRange) throw new Error(`calibrate: ${name} received no input during calibration (is it used by forward()?)`);
+      l.act_quant.calibrateActivation(startBits);
+      for (const [role, q] of weightQuantizers(l)) q.calibrateWeight(quantizedTensor(l, role), startBits);
+    }
+    if (first) initActivationsLsq(model, layers, first, startBits);
+    return new CalibrationReport(n, startBits, layers.flatMap(([name, l]) => reportLayer(name, l)));
+  } finally {
+    first?.dispose();
+  }
+}
+
+const weightQuantizers = (l: QuantizedLayer): ['weight' | 'bias', Quantizer][] =>
+  l.quantizers().filter((e): e is ['weight' | 'bias', Quantizer] => e[0] !== 'act');
+const quantizedTensor = (l: QuantizedLayer, role: 'weight' | 'bias'): Tensor => (role === 'weight' ? l.weight : l.bias!);
+
+/**
+ * Runs up to maxBatches batches in eval mode with every quantizer passing its input through (the
+ * FP network) and the activation quantizers recording their input ranges; keepFirst: returns a
+ * copy of the first batch's input (the caller disposes it).
+ */
+function recordRanges(model: Module, layers: [string, QuantizedLayer][], batches: Iterable<Tensor | { x: Tensor }>, maxBatches: number,
+  keepFirst: boolean): { n: number; first: Tensor | null } {
   const all = layers.flatMap(([, l]) => l.quantizers().map(([, q]) => q));
   const wasTraining = model.training;
   let n = 0;
   let first: Tensor | null = null;
   try {
-    try {
-      model.eval();
-      for (const q of acts) q.resetCalibration();
-      for (const q of all) q.calibrating = true;
-      const it = batches[Symbol.iterator]();
-      noGrad(() => {
-        while (n < maxBatches) {
-          const done = scope(() => {
-            const r = it.next();
-            if (r.done) return true;
-            const x = r.value instanceof Tensor ? r.value : r.value.x;
-            model.forward(x);
-            if (n === 0 && actInit === 'lsq') first = keep(x.clone());
-            return false;
-          });
-          if (done) break;
-          n++;
-        }
-      });
-    } finally {
-      for (const q of all) q.calibrating = false;
-      model.train(wasTraining);
-    }
-    if (n === 0) throw new Error('calibrate: no batches were given');
-    return finishCalibration(model, layers, acts, n, startBits, o, first);
-  } finally {
+    model.eval();
+    for (const [, l] of layers) l.act_quant.resetCalibration();
+    for (const q of all) q.calibrating = true;
+    const it = batches[Symbol.iterator]();
+    noGrad(() => {
+      while (n < maxBatches) {
+        const done = scope(() => {
+          const r = it.next();
+          if (r.done) return true;
+          const x = r.value instanceof Tensor ? r.value : r.value.x;
+          model.forward(x);
+          if (n === 0 && keepFirst) first = keep(x.clone());
+          return false;
+        });
+        if (done) break;
+        n++;
+      }
+    });
+  } catch (e) {
     (first as Tensor | null)?.dispose();
+    throw e;
+  } finally {
+    for (const q of all) q.calibrating = false;
+    model.train(wasTraining);
   }
+  return { n, first };
 }
 
-function finishCalibration(model: Module, layers: ReturnType<typeof quantizedLayers>, acts: Quantizer[], n: number, startBits: number,
-  o: CalibrateOptions, first: Tensor | null): CalibrationReport {
-  if (o.agreeRanges) {
-    const agreed = o.agreeRanges(acts.map((q) => q.calibrationRange ?? { min: Infinity, max: -Infinity }));
-    acts.forEach((q, i) => q.setCalibrationRange(agreed[i].min <= agreed[i].max ? agreed[i] : null));
-  }
-  for (const [name, l] of layers) {
-    if (!l.act_quant.calibrationRange) throw new Error(`calibrate: ${name} received no input during calibration (is it used by forward()?)`);
-    l.act_quant.calibrateActivation(startBits);
-    for (const [role, q] of l.quantizers()) if (role !== 'act') q.calibrateWeight(role === 'weight' ? l.weight : l.bias!, startBits);
-  }
-  if (first) initActivationsLsq(model, layers, first, startBits);
-  const report: CalibratedQuantizer[] = [];
-  for (const [name, l] of layers) {
-    const act = l.act_quant;
-    report.push({
+function reportLayer(name: string, l: QuantizedLayer): CalibratedQuantizer[] {
+  const act = l.act_quant;
+  return [
+    {
       name: `${name}.act_quant`, kind: 'activation', range: act.calibrationRange!, signed: act.isSigned, elements: act.calibrationElements ?? undefined,
       pruned: act.isPruned, bits: act.enabled ? act.capacityBits() : FP_BITS,
-    });
-    for (const [role, q] of l.quantizers()) {
-      if (role === 'act') continue;
-      const t = role === 'weight' ? l.weight : l.bias!;
-      report.push({ name: `${name}.${role}_quant`, kind: 'weight', pruned: q.isPruned, bits: q.enabled ? q.trueBits(t) : FP_BITS });
-    }
-  }
-  return new CalibrationReport(n, startBits, report);
+    },
+    ...weightQuantizers(l).map(([role, q]): CalibratedQuantizer => ({
+      name: `${name}.${role}_quant`, kind: 'weight', pruned: q.isPruned, bits: q.enabled ? q.trueBits(quantizedTensor(l, role)) : FP_BITS,
+    })),
+  ];
 }
 
 /**
@@ -150,7 +163,7 @@ function finishCalibration(model: Module, layers: ReturnType<typeof quantizedLay
  * each enabled activation quantizer setting its LSQ step from its input on the way, so each
  * layer is set after its predecessors. BatchNorm running statistics are left as they were.
  */
-function initActivationsLsq(model: Module, layers: ReturnType<typeof quantizedLayers>, x: Tensor, bits: number): void {
+function initActivationsLsq(model: Module, layers: [string, QuantizedLayer][], x: Tensor, bits: number): void {
   const wasTraining = model.training;
   const bns = model.modules().filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
   const saved = bns.map((bn) => bn.buffers().map((b) => keep(b.clone())));

@@ -281,9 +281,9 @@ export class Quantizer extends Module {
   /**
    * Activations, after calibrateActivation(): the LSQ step initialisation (Esser et al. 2020),
    * s = 2·mean|x − b| / √(2^B − 1) for B bits, with λ = σ + B. Min-max grids at 1–2 bits
-   * put the first threshold at half the maximum, above almost every post-ReLU input (0.3 % of
-   * the codes are 1 at W1A1): the layer's output is constant and training from there diverges.
-   * The LSQ step balances the codes. x is this quantizer's input in the quantized network
+   * put the first threshold at half the maximum, above almost every post-ReLU input (0.2–0.6 %
+   * of the codes are 1 on the W1A1 teacher): the outputs are nearly constant and training starts
+   * from chance. The LSQ step balances the codes. x is this quantizer's input in the quantized network
    * (calibrate() runs it layer by layer, so each layer sees its quantized predecessors).
    */
   initStepLsq(x: Tensor, bits: number): void {
