@@ -7,7 +7,7 @@ import { spawn } from 'child_process';
 import { Tensor, F, scope, manualSeed, setNumThreads } from '../src/engine';
 import { createModel } from '../src/models';
 import { SGD } from '../src/optim';
-import { joinFromEnv, freePort } from '../src/dist';
+import { joinFromEnv, freePort } from '../src/distributed';
 import { median } from './timing';
 
 export interface BenchDistOptions { json: boolean; iters: number; batch: number; model: string; size: number }

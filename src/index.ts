@@ -10,5 +10,5 @@ export * as report from './report';
 export * as deploy from './export';
 export * as onnx from './export/onnx';
 export * as experiment from './experiment';
-export * as dist from './dist';
+export * as distributed from './distributed';
 export * as runtime from './runtime';

@@ -13,7 +13,12 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#include <unistd.h>
+#endif
 #include <map>
 #include <thread>
 
@@ -178,6 +183,22 @@ static Napi::Value WrapGroup(Napi::Env env, Group* g) {
 }
 
 void RegisterDist(Exports exports) {
+  // distWatchParent(launcherPid): a worker dies with its launcher. The kernel sends SIGKILL when
+  // the parent exits (PR_SET_PDEATHSIG; even a kill -9 of the launcher, even while this process
+  // is inside a blocking collective, where no JS timer could run). A launcher that died before
+  // the call is caught by comparing the parent's pid. Returns false when the launcher is gone
+  // already (the caller exits), true when armed; on systems without prctl, true and unarmed.
+  GDNSQ_FN(exports, "distWatchParent", {
+    int64_t want = A_INT(0);
+#if defined(__linux__)
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) throw std::runtime_error("prctl(PR_SET_PDEATHSIG) failed");
+    return Napi::Boolean::New(info.Env(), static_cast<int64_t>(getppid()) == want);
+#else
+    (void)want;
+    return Napi::Boolean::New(info.Env(), true);
+#endif
+  });
+
   GDNSQ_FN(exports, "distBackends", {
     Napi::Object o = Napi::Object::New(info.Env());
 #if defined(GDNSQ_GLOO)

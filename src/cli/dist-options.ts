@@ -3,7 +3,7 @@
 // device, and joining the run a worker was started for (the WORLD_SIZE/RANK/MASTER_* variables).
 import { Command } from 'commander';
 import { cudaAvailable } from '../engine';
-import { DataParallel, joinFromEnv, launch, workerArgs, distEnv, distBackends } from '../dist';
+import { DataParallel, joinFromEnv, launch, workerArgs, distEnv, distBackends } from '../distributed';
 import { int, num, oneOf } from './options';
 
 export interface DistCliOptions {

@@ -29,10 +29,11 @@ export function runEval(o: EvalOpts): Record<string, unknown> {
     };
     const grid = verifyGrid(model, xs());
     const bad = grid.filter((g) => !g.ok);
-    Object.assign(out, { wbits_max: sum.weights.trueMax, abits_max: sum.activations.trueMax, converged: sum.converged, on_grid: bad.length === 0 });
+    Object.assign(out, { wbits_max: sum.weights.trueMax, abits_max: sum.activations.trueMax, wbits_min: sum.weights.trueMin, abits_min: sum.activations.trueMin, converged: sum.converged, on_grid: bad.length === 0 });
     if (!o.json) {
-      console.log(`quantized (W${quant.options.wBits}A${quant.options.aBits}, ${quant.options.method ?? 'noise'}): true bits weights max ${sum.weights.trueMax.toFixed(3)}, activations max ${sum.activations.trueMax.toFixed(3)}; converged: ${sum.converged}`);
-      for (const b of bits) console.log(`  ${b.name.padEnd(34)} target ${b.target}  true ${b.trueBits.toFixed(3)} (${b.trueSource})`);
+      console.log(`quantized (W${quant.options.wBits}A${quant.options.aBits}, ${quant.options.method ?? 'noise'}): true bits weights max ${sum.weights.trueMax.toFixed(3)} (narrowest channel ${sum.weights.trueMin.toFixed(3)}), activations max ${sum.activations.trueMax.toFixed(3)} (min ${sum.activations.trueMin.toFixed(3)}); converged: ${sum.converged}`);
+      // Per-channel weights: the widest and the narrowest channel (a 0 is a channel with one level, a constant).
+      for (const b of bits) console.log(`  ${b.name.padEnd(34)} target ${b.target}  true ${b.trueBits.toFixed(3)}${b.trueMin !== b.trueBits ? ` (narrowest channel ${b.trueMin.toFixed(3)})` : ''} (${b.trueSource})`);
       console.log(bad.length === 0 ? `grid check: all ${grid.length} quantized tensors are integer codes inside their target range`
         : `grid check FAILED for ${bad.map((g) => `${g.name} (codes ${g.codeMin}..${g.codeMax}, off-grid ${g.offGrid.toExponential(2)})`).join(', ')}`);
     }

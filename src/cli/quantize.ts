@@ -9,16 +9,16 @@ import {
   QuantizeOptions, QUANT_METHODS, QuantMethod, DISTILL_LOSSES, DistillLoss, BN_MODES, BnMode, ANNEAL_MODES, AnnealMode,
   DESCENT_SHAPES, DescentShape, ACT_INITS, ActInit,
 } from '../quant';
-import { loadTrainingCard, finetune, FinetuneSummary, DESCENT_SCHEDULES, DescentSchedule, fileRef } from '../train';
+import { loadTrainingCard, finetune, FinetuneSummary, DESCENT_SCHEDULES, DescentSchedule, fileRef, chooseBatchSize, descentBudget } from '../train';
 import { loadModel } from './model-file';
 import { int, num, oneOf } from './options';
-import { DataParallel } from '../dist';
+import { DataParallel } from '../distributed';
 import { DistCliOptions, addDistOptions, launchIfAsked, joinRun } from './dist-options';
 
 export interface QuantizeCliOptions {
   teacher: string; dataset?: DatasetName; dataDir?: string; wbits: number; abits: number; epochs: number; timeBudget?: number;
   schedule: DescentSchedule; descent: number; descentShape: DescentShape; holdDrop: number;
-  method: QuantMethod; actMethod: QuantMethod; loss: DistillLoss; out: string; resume?: string; batchSize: number; lr: number; qlr?: number;
+  method: QuantMethod; actMethod: QuantMethod; loss: DistillLoss; out: string; resume?: string; batchSize?: number; lr: number; qlr?: number;
   kappa: number; warmupSteps?: number; anneal?: AnnealMode; lrDecayPerEpoch: number; startBits: number; actInit?: ActInit; calibBatches: number; bn: BnMode;
   perTensor?: boolean; quantizeFirst?: boolean; quantizeLast?: boolean; quantizeShortcuts?: boolean; quantizeBias?: boolean;
   detachWeightRange?: boolean; learnLower?: boolean;
@@ -28,6 +28,8 @@ export interface QuantizeCliOptions {
   saveEvery?: number;
   /** Ranks the run was started with (saved for --resume: the global batch depends on it). */
   ranks?: number;
+  /** The launcher's count of all ranks (preflight only). */
+  nprocTotal?: number;
 }
 
 /** The settings of the run saved in DIR, its paths made absolute again. */
@@ -52,6 +54,28 @@ export function quantizeOptions(o: QuantizeCliOptions): QuantizeOptions {
   };
 }
 
+function trainingData(o: QuantizeCliOptions, dataset: DatasetName) {
+  const data = loadDataset(dataset, { dataDir: o.dataDir });
+  const valSize = o.valSize ?? defaultValSize(data.train.n);
+  const split = splitTrainVal(data.train, valSize, { seed: o.seed, mode: 'tail' });
+  const train = o.trainLimit ? slice(split.train, 0, Math.min(o.trainLimit, split.train.n)) : split.train;
+  return { data, valSize, split, train };
+}
+
+/**
+ * Before any worker starts: the planned descent's budget for this data (chooseBatchSize), so an
+ * unworkable budget is refused once, in one line, and a batch chosen for it is the same on every rank.
+ */
+function preflight(o: QuantizeCliOptions): void {
+  if (o.resume || o.schedule !== 'planned' || o.timeBudget !== undefined || !fs.existsSync(o.teacher)) return;
+  const card = loadTrainingCard(o.teacher);
+  const { train } = trainingData(o, o.dataset ?? (card.dataset as DatasetName));
+  const layerBits = Object.values(o.layers ?? {}).flatMap((b) => [b.wBits, b.aBits]);
+  const targets = [o.wbits, o.abits, ...layerBits].filter((b): b is number => b !== undefined && b < 32);
+  const choice = chooseBatchSize(descentBudget({ epochs: o.epochs, descent: o.descent, shape: o.descentShape, warmupSteps: o.warmupSteps }, train.n, o.nprocTotal ?? 1, o.startBits, Math.min(...targets, o.startBits)), o.batchSize);
+  o.batchSize = choice.batchSize;
+}
+
 export async function runQuantize(cli: QuantizeCliOptions, dist: DataParallel | null = null): Promise<FinetuneSummary> {
   // On --resume every setting comes from the run being resumed.
   const o: QuantizeCliOptions = cli.resume ? { ...savedRun(cli.resume), resume: cli.resume, out: cli.resume, threads: cli.threads, progress: cli.progress } : cli;
@@ -62,10 +86,7 @@ export async function runQuantize(cli: QuantizeCliOptions, dist: DataParallel | 
   const { model: teacher, card: tcard } = loadModel(o.teacher);
   if (tcard.quant) throw new Error(`${o.teacher} is already quantized: give the FP teacher checkpoint`);
   const dataset = o.dataset ?? (tcard.dataset as DatasetName);
-  const data = loadDataset(dataset, { dataDir: o.dataDir });
-  const valSize = o.valSize ?? defaultValSize(data.train.n);
-  const split = splitTrainVal(data.train, valSize, { seed: o.seed, mode: 'tail' });
-  const train = o.trainLimit ? slice(split.train, 0, Math.min(o.trainLimit, split.train.n)) : split.train;
+  const { data, valSize, split, train } = trainingData(o, dataset);
   const hflip = o.hflip ?? defaultHflip(dataset);
   // What --resume needs, with paths relative to the run folder (no absolute path in a checkpoint).
   const rel = (p: string | undefined): string | undefined => (p ? path.relative(path.resolve(o.out), path.resolve(p)) : undefined);
@@ -120,7 +141,7 @@ export function registerQuantize(program: Command): void {
     .option('--loss <l>', DISTILL_LOSSES.join('|'), oneOf('--loss', DISTILL_LOSSES), 'skl')
     .option('--out <dir>', 'output folder')
     .option('--resume <dir>', 'continue the run in this folder (its settings are reused)')
-    .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 128)
+    .option('--batch-size <n>', 'batch size per rank (default 128, or the largest of 64, 32, 16, 8 whose plan has the steps the descent needs)', int('--batch-size', 1))
     .option('--lr <x>', 'learning rate of the weights', num('--lr', 0), 1e-3)
     .option('--qlr <x>', 'learning rate of the quantizer parameters (default 0.01; planned: raised to twice the fastest planned rate)', num('--qlr', 0))
     .option('--kappa <x>', 'schedule kappa: t += lr·kappa per step', num('--kappa', 0), 2)
@@ -157,6 +178,10 @@ export function registerQuantize(program: Command): void {
       // The budget names the bits the run is about (its labels, plan and logs).
       if (o.avgWbits !== undefined) o.wbits = o.avgWbits;
       if (o.avgAbits !== undefined) o.abits = o.avgAbits;
+      if ((o.nproc ?? 1) > 1 || (o.nnodes ?? 1) > 1) {
+        o.nprocTotal = (o.nproc ?? 1) * (o.nnodes ?? 1);
+        preflight(o);
+      }
       const code = await launchIfAsked(o);
       if (code !== null) {
         if (code !== 0) process.exit(code);

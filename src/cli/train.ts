@@ -8,7 +8,7 @@ import { createModel, MODEL_NAMES } from '../models';
 import { SGD, Adam, AdamW, RAdam, Schedule, schedules } from '../optim';
 import { Trainer, evaluate, ModelCard, loadModelFile } from '../train';
 import { int, num, oneOf } from './options';
-import { DataParallel, ShardedLoader } from '../dist';
+import { DataParallel, ShardedLoader } from '../distributed';
 import { DistCliOptions, addDistOptions, launchIfAsked, joinRun } from './dist-options';
 
 const OPTIMIZERS = ['sgd', 'adam', 'adamw', 'radam'] as const;

@@ -16,7 +16,8 @@ export interface LayerInfo {
   type: 'QConv2d' | 'QLinear';
   shape: number[];
   params: number;
-  weightBits: { target: number; true: number } | null;
+  /** true: the widest channel; min: the narrowest (0: a channel with a constant weight). */
+  weightBits: { target: number; true: number; min: number } | null;
   /** Activations: true = the grid's capacity (no data is run). */
   actBits: { target: number; true: number; pruned: boolean } | null;
   /** Bytes of the weight as packed codes at its true width plus fp32 steps and lower bounds. */
@@ -58,7 +59,7 @@ function fromModelFile(file: string, format: 'checkpoint' | 'packed'): ModelInfo
       const width = w ? (w.pruned ? 1 : bitsFor(Math.round(2 ** w.trueBits) - 1)) : null;
       return {
         name, type: l instanceof QConv2d ? 'QConv2d' : 'QLinear', shape: l.weight.shape, params,
-        weightBits: w ? { target: w.target, true: w.trueBits } : null,
+        weightBits: w ? { target: w.target, true: w.trueBits, min: w.trueMin } : null,
         actBits: a ? { target: a.target, true: a.trueBits, pruned: a.pruned } : null,
         packedBytes: width !== null && width <= 8 ? packedBytes(params, width) + 8 * l.weight_quant.channels : null,
       };
@@ -154,7 +155,7 @@ export function formatInfo(i: ModelInfo): string {
     const w = Math.max(...i.layers.map((l) => l.name.length));
     lines.push(`layers (target → true bits; activation true bits = grid capacity):`);
     for (const l of i.layers) {
-      const wb = l.weightBits ? `W ${fmtBits(l.weightBits.target)} → ${fmtBits(l.weightBits.true)}` : 'W fp';
+      const wb = l.weightBits ? `W ${fmtBits(l.weightBits.target)} → ${fmtBits(l.weightBits.true)}${l.weightBits.min !== l.weightBits.true ? ` (narrowest ${fmtBits(l.weightBits.min)})` : ''}` : 'W fp';
       const ab = l.actBits ? `A ${fmtBits(l.actBits.target)} → ${l.actBits.pruned ? 'pruned' : fmtBits(l.actBits.true)}` : 'A fp';
       lines.push(`  ${l.name.padEnd(w)}  ${l.type.padEnd(7)}  [${l.shape.join(', ')}]  ${wb}  ${ab}`);
     }

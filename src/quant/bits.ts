@@ -18,8 +18,10 @@ export interface QuantizerBits {
   /** Differentiable bit-width: mean and max over channels (activations: the one value). */
   bits: number;
   bitsMax: number;
-  /** log2(max code − min code + 1) of the codes actually produced. */
+  /** log2(max code − min code + 1) of the codes actually produced (per-channel weights: the widest channel). */
   trueBits: number;
+  /** The same for the narrowest channel (per tensor: trueBits): a 0 here is a channel with one level, a constant. */
+  trueMin: number;
   /**
    * Where trueBits comes from: the weights themselves; the activation codes seen in eval mode
    * since the last resetObservedCodes(); or, when none were seen, the grid's capacity (an upper
@@ -38,11 +40,12 @@ export function quantizerBits(model: Module): QuantizerBits[] {
       const pruned = q.isPruned;
       const diff = pruned ? [0] : noGrad(() => scope(() => q.bits(operand).toArray()));
       const observed = role === 'act' && !pruned ? q.observedBits() : null;
-      const trueBits = pruned ? 0 : operand ? q.trueBits(operand) : observed ?? q.capacityBits();
+      const range = pruned ? { min: 0, max: 0 } : operand ? q.trueBitsRange(operand) : null;
+      const trueBits = range ? range.max : observed ?? q.capacityBits();
       out.push({
         name: `${layer}.${role}_quant`, layer, role, target: q.targetBits, pruned,
         bits: diff.reduce((a, b) => a + b, 0) / diff.length, bitsMax: Math.max(...diff),
-        trueBits, trueSource: operand ? 'weights' : observed !== null ? 'eval' : 'capacity',
+        trueBits, trueMin: range ? range.min : trueBits, trueSource: operand ? 'weights' : observed !== null ? 'eval' : 'capacity',
       });
     }
   }
@@ -57,6 +60,8 @@ export interface BitsStats {
   max: number;
   trueMean: number;
   trueMax: number;
+  /** The narrowest channel of any quantizer, in true bits. */
+  trueMin: number;
 }
 
 export interface BitsSummary { weights: BitsStats; activations: BitsStats; converged: boolean }
@@ -65,7 +70,7 @@ function stats(entries: QuantizerBits[]): BitsStats {
   const n = entries.length;
   const mean = (f: (e: QuantizerBits) => number): number => (n ? entries.reduce((s, e) => s + f(e), 0) / n : 0);
   const max = (f: (e: QuantizerBits) => number): number => (n ? Math.max(...entries.map(f)) : 0);
-  return { count: n, mean: mean((e) => e.bits), max: max((e) => e.bitsMax), trueMean: mean((e) => e.trueBits), trueMax: max((e) => e.trueBits) };
+  return { count: n, mean: mean((e) => e.bits), max: max((e) => e.bitsMax), trueMean: mean((e) => e.trueBits), trueMax: max((e) => e.trueBits), trueMin: n ? Math.min(...entries.map((e) => e.trueMin)) : 0 };
 }
 
 // log2 of an integer level count is compared with a (possibly fractional) target.

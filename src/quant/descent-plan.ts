@@ -27,6 +27,14 @@ export interface DescentPlanOptions {
   maxRate?: number;
   /** Least share of the run left for recovery (default 0.2). */
   minRecovery?: number;
+  /**
+   * Share of the descent by which the first quantized layer reaches its target before the last
+   * (default 0.3; 0: all at descentEnd). Layers finish in network order, front to back, so the
+   * last crossings come one layer at a time and each layer's successors adapt to it, instead
+   * of every quantizer losing its last-but-one level at the same step. A budget too short for
+   * it staggers less (the plan's `stagger` says how much).
+   */
+  stagger?: number;
 }
 
 export interface DescentPlan {
@@ -37,6 +45,8 @@ export interface DescentPlan {
   recoverySteps: number;
   startBits: number;
   shape: DescentShape;
+  /** See DescentPlanOptions.stagger. */
+  stagger: number;
 }
 
 /** A budget that cannot reach the target: the message says what to change. */
@@ -44,7 +54,8 @@ export class BudgetError extends Error {}
 
 export function planDescent(o: DescentPlanOptions): DescentPlan {
   const total = o.totalSteps, descent = o.descent ?? 0.4, shape = o.shape ?? 'ease-out';
-  const maxRate = o.maxRate ?? 0.1, minRecovery = o.minRecovery ?? 0.2;
+  const maxRate = o.maxRate ?? 0.1, minRecovery = o.minRecovery ?? 0.2, stagger = o.stagger ?? 0.3;
+  if (!(stagger >= 0 && stagger < 1)) throw new Error(`planDescent: stagger must be a fraction in [0, 1), got ${stagger}`);
   if (!(Number.isInteger(total) && total > 0)) throw new Error(`planDescent: totalSteps must be a positive integer, got ${total}`);
   if (!(descent > 0 && descent < 1)) throw new Error(`planDescent: descent must be a fraction in (0, 1), got ${descent}`);
   if (!DESCENT_SHAPES.includes(shape)) throw new Error(`planDescent: unknown shape '${String(shape)}' (${DESCENT_SHAPES.join(', ')})`);
@@ -63,7 +74,18 @@ export function planDescent(o: DescentPlanOptions): DescentPlan {
   if (total - end < minRecovery * total) {
     throw new BudgetError(`descent ${descent} leaves ${total - end} of ${total} steps to recover, under the ${minRecovery * 100}% minimum: choose --descent ≤ ${1 - minRecovery}`);
   }
-  return { totalSteps: total, warmupSteps: warmup, descentEnd: end, recoverySteps: total - end, startBits: o.startBits, shape };
+  // The first layer's descent is the shortest, (1 − stagger) of the whole: a short budget
+  // staggers less rather than ask any layer for more than maxRate.
+  const fit = Math.max(0, Math.min(stagger, 1 - needed / Math.max(1, end - warmup)));
+  return { totalSteps: total, warmupSteps: warmup, descentEnd: end, recoverySteps: total - end, startBits: o.startBits, shape, stagger: Math.floor(fit * 1000) / 1000 };
+}
+
+/** The step by which quantized layer `rank` (0-based, network order) of `count` reaches its target. */
+export function layerEnd(plan: DescentPlan, rank: number, count: number): number {
+  if (count <= 1 || !plan.stagger) return plan.descentEnd;
+  const len = plan.descentEnd - plan.warmupSteps;
+  const r = Math.min(Math.max(rank, 0), count - 1);
+  return Math.round(plan.descentEnd - plan.stagger * len * ((count - 1 - r) / (count - 1)));
 }
 
 /**
@@ -78,20 +100,37 @@ export function convergenceBits(target: number): number {
 // The descent aims this far below convergenceBits so the target is met at descentEnd, not later.
 const REACH_MARGIN = 0.05;
 
+/** Where a planned descent to `target` ends and stays: just below convergenceBits(target). */
+export function reachBits(target: number): number {
+  return convergenceBits(target) - REACH_MARGIN;
+}
+
 /**
  * The planned bit-width of a quantizer with target `target` at descent clock `clock` (= the
  * step, less any steps the controller held the plan): start bits through the warm-up, then
- * down to just below convergenceBits(target) by descentEnd (the true bits meet the target
- * there), then the target itself (the penalty's margin for the recovery).
+ * down to just below convergenceBits(target) by `endStep` (the layer's end; the true bits meet
+ * the target there), where it stays through the recovery. Holding the penalty to T itself
+ * instead (T = 1: B < 1, while 2 levels hold for B in [0.585, 1.32)) kept a 1-bit layer's
+ * penalty hot all through the recovery, pushing its step up (and so its threshold, the one
+ * thing a 1-bit grid has) against the floor of Quantizer.project().
  */
-export function plannedBits(plan: DescentPlan, clock: number, target: number): number {
+export function plannedBits(plan: DescentPlan, clock: number, target: number, endStep: number = plan.descentEnd): number {
   if (target >= plan.startBits) return target;
-  const len = plan.descentEnd - plan.warmupSteps;
-  if (clock >= plan.descentEnd) return target;
+  const len = endStep - plan.warmupSteps;
+  const end = Math.min(plan.startBits, reachBits(target));
+  if (clock >= endStep) return end;
   const u = len > 0 ? Math.min(1, Math.max(0, (clock - plan.warmupSteps) / len)) : 1;
   const left = plan.shape === 'linear' ? 1 - u : (1 - u) ** 2;
-  const end = Math.min(plan.startBits, convergenceBits(target) - REACH_MARGIN);
   return end + (plan.startBits - end) * left;
+}
+
+/** How fast plannedBits falls at `clock`, in bits per step (0 outside the descent). */
+export function plannedRate(plan: DescentPlan, clock: number, target: number, endStep: number = plan.descentEnd): number {
+  const len = endStep - plan.warmupSteps;
+  if (target >= plan.startBits || len <= 0 || clock < plan.warmupSteps || clock >= endStep) return 0;
+  const u = (clock - plan.warmupSteps) / len;
+  const span = plan.startBits - Math.min(plan.startBits, convergenceBits(target) - REACH_MARGIN);
+  return (span * (plan.shape === 'linear' ? 1 : 2 * (1 - u))) / len;
 }
 
 /** One line per phase, with epochs where the run has them. */
@@ -101,6 +140,7 @@ export function describePlan(plan: DescentPlan, stepsPerEpoch: number, targets: 
     `plan: ${plan.totalSteps} steps (${(plan.totalSteps / stepsPerEpoch).toFixed(1)} epochs × ${stepsPerEpoch} steps)`,
     `  warm-up   steps 1–${plan.warmupSteps}: LR ramp, no penalty`,
     `  descent   steps ${plan.warmupSteps + 1}–${plan.descentEnd}${ep(plan.descentEnd)}: ${plan.startBits} bits → ${targets} (${plan.shape}), temperature steered by the measured bits`,
-    `  recovery  steps ${plan.descentEnd + 1}–${plan.totalSteps}: targets held, LR annealed`,
+    ...(plan.stagger > 0 ? [`            layers reach their targets front to back from step ${layerEnd(plan, 0, 2)}, the last at ${plan.descentEnd}`] : []),
+    `  recovery  steps ${plan.descentEnd + 1}–${plan.totalSteps}: targets held; the LR anneals from when the targets are met (later by any holds)`,
   ].join('\n');
 }

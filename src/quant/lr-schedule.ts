@@ -6,7 +6,10 @@
 //   per epoch (default 0.93 = the reference's ×0.9985 per step at its ~50 steps per epoch) and
 //   spread over the epoch's steps, so it does not depend on the batch size;
 // - 'cosine' (the planned descent's default): constant until `annealStart`, then half a cosine
-//   down to `minFactor` at `totalSteps` — the recovery phase of the plan;
+//   down to `minFactor` at `totalSteps` — the recovery phase of the plan. With
+//   `waitForTargets` the cosine starts only when its owner calls startAnneal() (the planned
+//   descent: when the targets are met after the plan's end), never before annealStart: an
+//   annealed LR cannot repair what a late descent costs, so the recovery waits for it;
 // - 'none': constant after the warm-up.
 export type AnnealMode = 'exp' | 'cosine' | 'none';
 export const ANNEAL_MODES: readonly AnnealMode[] = ['exp', 'cosine', 'none'];
@@ -24,9 +27,11 @@ export interface LrScheduleOptions {
   totalSteps?: number;
   /** 'cosine': the factor reached at totalSteps (default 0). */
   minFactor?: number;
+  /** 'cosine': start only at startAnneal(step) (≥ annealStart), not at annealStart itself. */
+  waitForTargets?: boolean;
 }
 
-export interface LrScheduleState { converged: boolean; decaySteps: number }
+export interface LrScheduleState { converged: boolean; decaySteps: number; annealFrom?: number | null }
 
 export class GdnsqLrSchedule {
   readonly warmupSteps: number;
@@ -39,6 +44,8 @@ export class GdnsqLrSchedule {
   /** 'exp': whether the last epoch ended converged, and the steps decayed so far. */
   converged = false;
   decaySteps = 0;
+  /** 'cosine': the step the annealing started at (null: not yet). */
+  annealFrom: number | null;
 
   constructor(o: LrScheduleOptions = {}) {
     this.warmupSteps = o.warmupSteps ?? 1000;
@@ -57,14 +64,21 @@ export class GdnsqLrSchedule {
       throw new Error(`GdnsqLrSchedule: cosine annealing needs 0 ≤ annealStart < totalSteps, got ${o.annealStart}, ${o.totalSteps}`);
     }
     if (!(this.minFactor >= 0 && this.minFactor <= 1)) throw new Error(`GdnsqLrSchedule: minFactor must be in [0, 1], got ${o.minFactor}`);
+    this.annealFrom = this.anneal === 'cosine' && !o.waitForTargets ? this.annealStart : null;
   }
+
+  /** 'cosine' with waitForTargets: the annealing starts at this step (or at annealStart if later); once. */
+  startAnneal(step: number): void {
+    if (this.anneal === 'cosine' && this.annealFrom === null) this.annealFrom = Math.min(Math.max(step, this.annealStart), this.totalSteps - 1);
+  }
+  get annealing(): boolean { return this.annealFrom !== null; }
 
   /** The LR factor of 0-based step `step`. */
   factor(step: number): number {
     const warm = this.warmupSteps > 0 ? Math.min(1, (step + 1) / this.warmupSteps) : 1;
     if (this.anneal === 'exp') return warm * this.stepDecay ** this.decaySteps;
-    if (this.anneal === 'cosine' && step >= this.annealStart) {
-      const u = Math.min(1, (step - this.annealStart) / (this.totalSteps - this.annealStart));
+    if (this.anneal === 'cosine' && this.annealFrom !== null && step >= this.annealFrom) {
+      const u = Math.min(1, (step - this.annealFrom) / (this.totalSteps - this.annealFrom));
       return warm * (this.minFactor + (1 - this.minFactor) * 0.5 * (1 + Math.cos(Math.PI * u)));
     }
     return warm;
@@ -80,7 +94,7 @@ export class GdnsqLrSchedule {
     this.converged = converged;
   }
 
-  state(): LrScheduleState { return { converged: this.converged, decaySteps: this.decaySteps }; }
+  state(): LrScheduleState { return { converged: this.converged, decaySteps: this.decaySteps, annealFrom: this.annealFrom }; }
 
   loadState(s: unknown): void {
     const st = s as Partial<LrScheduleState> | null;
@@ -89,5 +103,6 @@ export class GdnsqLrSchedule {
     }
     this.converged = st.converged;
     this.decaySteps = st.decaySteps as number;
+    if (st.annealFrom !== undefined) this.annealFrom = st.annealFrom;
   }
 }

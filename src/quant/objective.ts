@@ -55,11 +55,11 @@ export class GdnsqObjective {
   private readonly penaltyOptions: { eps: number; p: number };
   private readonly growth: 'kappa' | 'external';
   /** The bit-width each quantizer is held to now (planned descent); default its target. */
-  targetOf: ((target: number) => number) | undefined;
+  targetOf: PenaltyOptions['targetOf'];
   private readonly reduceTask: ((value: number, rows: number) => number) | undefined;
   /** A mean bit-width budget (penalty.ts BudgetPenalty); its offsets are updated by its owner. */
   budget: BudgetPenalty | undefined;
-  private last = { task: 0, pw: 0, pa: 0, lagW: 0, lagA: 0 };
+  private last = { task: 0, pw: 0, pa: 0, lagW: 0, lagA: 0, layerLags: [] as number[] };
 
   constructor(o: ObjectiveOptions) {
     this.lossName = checkDistillLoss(o.loss ?? 'skl');
@@ -81,8 +81,8 @@ export class GdnsqObjective {
     this.budget = o.budget;
   }
 
-  /** What the last loss() measured: task loss, P_w, P_a and the worst lags B − target (bits) per group. */
-  get measured(): { task: number; pw: number; pa: number; lagW: number; lagA: number } { return { ...this.last }; }
+  /** What the last loss() measured: task loss, P_w, P_a, the worst lags B − target (bits) per group and per quantized layer. */
+  get measured(): { task: number; pw: number; pa: number; lagW: number; lagA: number; layerLags: number[] } { return { ...this.last }; }
 
   /** The objective of one batch (student in training mode, autograd on); updates c. */
   loss(batch: { x: Tensor; y: Tensor }): ObjectiveLoss {
@@ -105,7 +105,7 @@ export class GdnsqObjective {
     else if (this.growth === 'external' && (this.tw > 0 || this.ta > 0)) {
       loss = base.add(penalty.mw.mul(penalty.pw).mul(this.tw * this.c).add(penalty.ma.mul(penalty.pa).mul(this.ta * this.c)));
     }
-    this.last = { task: taskValue, pw: penalty.pw.item(), pa: penalty.pa.item(), lagW: penalty.lagW.item(), lagA: penalty.lagA.item() };
+    this.last = { task: taskValue, pw: penalty.pw.item(), pa: penalty.pa.item(), lagW: penalty.lagW.item(), lagA: penalty.lagA.item(), layerLags: penalty.layerLags.toArray() };
     return { loss, logits, task, penalty };
   }
 

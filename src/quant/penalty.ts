@@ -6,6 +6,7 @@ import { Tensor } from '../engine';
 import { Module } from '../nn';
 import { quantizedLayers } from './qlayer';
 import { MeanBudget, budgeted, checkMeanBudget } from './mean-budget';
+import { reachBits } from './descent-plan';
 
 /**
  * A size budget (mean-budget.ts) on one or both groups: their penalty is one constraint on the
@@ -29,9 +30,10 @@ export interface PenaltyOptions {
   /**
    * The bit-width each quantizer is held to now, from its final target (default: the target
    * itself). The planned descent passes its trajectory here, so the penalty pushes only the
-   * quantizers above the plan.
+   * quantizers above the plan; `layer` is the quantized layer's index in network order, of
+   * `layers` (a staggered plan ends the layers' descents one after the other).
    */
-  targetOf?: (target: number) => number;
+  targetOf?: (target: number, layer: number, layers: number) => number;
   /** Hold the groups it names to a mean bit-width instead of each quantizer to its target. */
   budget?: BudgetPenalty;
 }
@@ -51,6 +53,8 @@ export interface Penalty {
   /** max over every weight (activation) quantizer and channel of B − target, without slack (0-d, no gradient; −∞ with none). */
   lagW: Tensor;
   lagA: Tensor;
+  /** Per quantized layer (network order), the max of B − target over its quantizers ([layers], no gradient; −∞: none constrained). */
+  layerLags: Tensor;
 }
 
 export function checkPenaltyOptions(o: PenaltyOptions): { eps: number; p: number } {
@@ -94,10 +98,19 @@ function budgetGroup(bits: Tensor[], sizes: number[], target: number, cap: numbe
 export function bitPenalty(model: Module, o: PenaltyOptions = {}): Penalty {
   const { eps, p } = checkPenaltyOptions(o);
   const budget = o.budget ? checkMeanBudget(o.budget.budget, 'penalty budget') : undefined;
-  const plan = (t: number): number => (o.targetOf ? o.targetOf(t) : t);
+  const layers = quantizedLayers(model);
+  // A budget's mean constraint follows the plan of the last layer (the longest descent), and is
+  // the budget itself once that plan has ended (a per-layer plan then holds just below the
+  // convergence threshold, which a mean must not exceed).
+  const plan = (t: number): number => {
+    const p = o.targetOf ? o.targetOf(t, layers.length - 1, layers.length) : t;
+    return p <= reachBits(t) + 1e-9 ? t : p;
+  };
   const wBits: Tensor[] = [], wTargets: Tensor[] = [], aBits: Tensor[] = [], aTargets: Tensor[] = [];
   const wSizes: number[] = [], aSizes: number[] = [];
-  for (const [layer, l] of quantizedLayers(model)) {
+  const layerLag: Tensor[] = [];
+  for (const [rank, [layer, l]] of layers.entries()) {
+    let lag: Tensor | null = null;
     for (const [role, q] of l.quantizers()) {
       if (!q.active) continue;
       const b = role === 'act' ? q.bits() : q.bits(role === 'weight' ? l.weight : l.bias!);
@@ -108,8 +121,12 @@ export function bitPenalty(model: Module, o: PenaltyOptions = {}): Penalty {
         (role === 'act' ? aSizes : wSizes).push(n);
         continue;
       }
-      (role === 'act' ? aTargets : wTargets).push(o.targetOf ? Tensor.full(b.shape, o.targetOf(q.targetBits)) : q.target_bits.reshape([1]).expand(b.shape));
+      const t = o.targetOf ? Tensor.full(b.shape, o.targetOf(q.targetBits, rank, layers.length)) : q.target_bits.reshape([1]).expand(b.shape);
+      (role === 'act' ? aTargets : wTargets).push(t);
+      const m = b.detach().sub(t).amax();
+      lag = lag ? lag.maximum(m) : m;
     }
+    layerLag.push(lag ? lag.reshape([1]) : Tensor.full([1], -Infinity));
   }
   const side = (g: 'w' | 'a', bits: Tensor[], targets: Tensor[], sizes: number[]): { mean: Tensor; active: Tensor; lag: Tensor } => {
     if (!budgeted(budget, g)) return group(bits, targets, eps, p);
@@ -122,5 +139,6 @@ export function bitPenalty(model: Module, o: PenaltyOptions = {}): Penalty {
   const total = w.active.add(a.active).add(eps);
   const mw = w.active.add(eps).div(total);
   const ma = a.active.add(eps).div(total);
-  return { pw: w.mean, pa: a.mean, kw: w.active, ka: a.active, mw, ma, value: mw.mul(w.mean).add(ma.mul(a.mean)), lagW: w.lag, lagA: a.lag };
+  return { pw: w.mean, pa: a.mean, kw: w.active, ka: a.active, mw, ma, value: mw.mul(w.mean).add(ma.mul(a.mean)), lagW: w.lag, lagA: a.lag,
+    layerLags: layerLag.length ? Tensor.cat(layerLag) : Tensor.zeros([0]) };
 }

@@ -25,6 +25,16 @@ export function checkBits(bits: number, what: string): number {
   return bits;
 }
 
+/**
+ * The lowest differentiable bit-width that keeps all ⌊2^T⌋ levels of a target T: the level count
+ * round(2^B − 1) + 1 drops below ⌊2^T⌋ at B = log2(⌊2^T⌋ − ½); a margin of 0.05 bit keeps
+ * rounding noise off that edge. T = 1 → 0.64, T = 2 → 1.86, T = 4 → 3.96.
+ */
+export function floorBits(target: number): number {
+  return Math.log2(Math.max(2, Math.floor(2 ** target + 1e-9)) - 0.5) + FLOOR_MARGIN;
+}
+const FLOOR_MARGIN = 0.05;
+
 export interface QuantizerOptions {
   kind: QuantizerKind;
   /** Target bit-width (any positive number; ≥ 32 = not quantized). */
@@ -158,8 +168,9 @@ export class Quantizer extends Module {
 
   private activationGrid(): Grid {
     const lo = this.isSigned ? this.lower : this.lower.detach();
-    // hi = b + 2^λ − s, kept ≥ b should the bit-width B_a = λ − σ fall below 0.
-    const hi = lo.add(this.log2_range.exp2().sub(this.log2_step.exp2()).relu());
+    // hi = b + 2^λ − s, as the reference: no relu, so λ and σ keep their gradients at every
+    // bit-width. project() keeps B_a = λ − σ above floorBits(target), hence hi > b.
+    const hi = lo.add(this.log2_range.exp2().sub(this.log2_step.exp2()));
     return { lo, hi, sigma: this.log2_step };
   }
 
@@ -167,6 +178,30 @@ export class Quantizer extends Module {
     if (this.channels > 1 && (w.ndim < 1 || w.size(0) !== this.channels)) {
       throw new Error(`Quantizer: weight quantizer has ${this.channels} channels, got a weight of shape [${w.shape.join(', ')}]`);
     }
+  }
+
+  // ---- the band of the target's levels ------------------------------------------------
+  /**
+   * After an optimizer step: raises the differentiable bit-width to floorBits(floorTarget) where
+   * it fell below (activations: λ ≥ σ + floor; weights, per channel: s ≤ range/(2^floor − 1)),
+   * so the quantizer never loses its target's last level. An exterior penalty only pushes
+   * down; without this floor a quantizer driven below log2(1.5) has one level, a constant
+   * output, and no gradient that could bring it back. `weight` is the layer's weight (weights).
+   */
+  project(floorTarget: number = this.targetBits, weight?: Tensor): void {
+    if (!this.active) return;
+    const floor = floorBits(floorTarget);
+    noGrad(() => scope(() => {
+      if (this.kind === 'activation') {
+        this.log2_range.copy_(this.log2_range.maximum(this.log2_step.add(floor)));
+        return;
+      }
+      if (!weight) throw new Error('Quantizer.project: a weight quantizer needs the weight');
+      const g = this.grid(weight);
+      const range = g.hi.sub(g.lo).reshape(this.log2_step.shape);
+      const most = range.clamp(1e-30, null).div(2 ** floor - 1).log2();
+      this.log2_step.copy_(Tensor.where(range.gt(0), this.log2_step.minimum(most), this.log2_step));
+    }));
   }
 
   // ---- bit-widths ---------------------------------------------------------------------
@@ -202,12 +237,20 @@ export class Quantizer extends Module {
 
   /** log2(max code − min code + 1) of x's codes; per-channel weights: the widest channel. */
   trueBits(x: Tensor): number {
+    return this.trueBitsRange(x).max;
+  }
+
+  /** log2(max code − min code + 1) of the narrowest and the widest channel (per tensor: both the same). */
+  trueBitsRange(x: Tensor): { min: number; max: number } {
     return scope(() => {
       const c = this.codes(x);
-      if (this.channels === 1) return Math.log2(c.amax().item() - c.amin().item() + 1);
+      if (this.channels === 1) {
+        const b = Math.log2(c.amax().item() - c.amin().item() + 1);
+        return { min: b, max: b };
+      }
       const dims = c.shape.map((_, i) => i).slice(1);
       const span = dims.length ? c.amax(dims).sub(c.amin(dims)) : c.sub(c);
-      return Math.log2(span.amax().item() + 1);
+      return { min: Math.log2(span.amin().item() + 1), max: Math.log2(span.amax().item() + 1) };
     });
   }
 

@@ -19,8 +19,9 @@ export interface Bottleneck {
   activeShare: number;
   /** First logged step from which the true bits stay at or below the target (null: not by the end). */
   reachedStep: number | null;
-  /** True bits in the last record. */
+  /** True bits in the last record (the widest channel), and of its narrowest channel. */
   finalTrue: number;
+  finalMin: number;
 }
 
 interface PlannedStep extends StepRecord { w_plan?: number; a_plan?: number; t?: number; tw?: number; ta?: number }
@@ -62,7 +63,7 @@ export function bottlenecks(run: Run): Bottleneck[] {
       reached = steps[i].step;
     }
     const last = steps[steps.length - 1].layers![name];
-    out.push({ name, layer, role, target: last.target, meanLag: n ? lagSum / n : 0, maxLag: lagMax, activeShare: n ? active / n : 0, reachedStep: reached, finalTrue: last.true });
+    out.push({ name, layer, role, target: last.target, meanLag: n ? lagSum / n : 0, maxLag: lagMax, activeShare: n ? active / n : 0, reachedStep: reached, finalTrue: last.true, finalMin: last.true_min ?? last.true });
   }
   const reachKey = (b: Bottleneck): number => (b.reachedStep === null ? Infinity : b.reachedStep);
   return out.sort((a, b) => reachKey(b) - reachKey(a) || b.meanLag - a.meanLag || b.activeShare - a.activeShare || a.name.localeCompare(b.name));
@@ -77,11 +78,11 @@ export function bottleneckSection(list: Bottleneck[], top = 5): string[] {
   const lines = [
     '## Bottlenecks: where the bit-width resists the descent', '',
     `Quantizers ordered by when their true bits reached the target for good (latest first), then by their mean lag behind the planned bits. The strongest: ${named.join(', ')}.`, '',
-    '| quantizer | target | reached target at step | mean lag (bits) | max lag (bits) | penalty active | final true bits |',
+    '| quantizer | target | reached target at step | mean lag (bits) | max lag (bits) | penalty active | final true bits (narrowest channel) |',
     '|---|---|---|---|---|---|---|',
   ];
   for (const b of list) {
-    lines.push(`| \`${b.layer}\` ${ROLE[b.role] ?? b.role} | ${b.target} | ${b.reachedStep ?? 'not reached'} | ${b.meanLag.toFixed(3)} | ${b.maxLag.toFixed(2)} | ${(100 * b.activeShare).toFixed(0)}% | ${b.finalTrue.toFixed(2)} |`);
+    lines.push(`| \`${b.layer}\` ${ROLE[b.role] ?? b.role} | ${b.target} | ${b.reachedStep ?? 'not reached'} | ${b.meanLag.toFixed(3)} | ${b.maxLag.toFixed(2)} | ${(100 * b.activeShare).toFixed(0)}% | ${b.finalTrue.toFixed(2)}${b.finalMin !== b.finalTrue ? ` (${b.finalMin.toFixed(2)})` : ''} |`);
   }
   lines.push('', 'Lag: true bits − planned bits where positive, over the logged steps after the warm-up; penalty active: share of those steps with the differentiable bits of the widest channel above the plan.', '');
   lines.push(...belowTargetLines(list));
@@ -94,14 +95,15 @@ export function bottleneckSection(list: Bottleneck[], top = 5): string[] {
  * and the run lost. Named here so a converged run cannot hide it.
  */
 export function belowTarget(list: Bottleneck[]): Bottleneck[] {
-  return list.filter((b) => b.finalTrue <= b.target - 1 + TOL).sort((a, b) => a.finalTrue - b.finalTrue || a.name.localeCompare(b.name));
+  // The narrowest channel counts: a per-channel weight with one constant channel has lost it.
+  return list.filter((b) => b.finalMin <= b.target - 1 + TOL).sort((a, b) => a.finalMin - b.finalMin || a.name.localeCompare(b.name));
 }
 
 function belowTargetLines(list: Bottleneck[]): string[] {
   const below = belowTarget(list);
   if (!below.length) return [];
-  const constant = below.filter((b) => b.finalTrue <= TOL);
-  const text = below.map((b) => `\`${b.layer}\` ${ROLE[b.role] ?? b.role} (${b.finalTrue.toFixed(2)} of ${b.target})`).join(', ');
+  const constant = below.filter((b) => b.finalMin <= TOL);
+  const text = below.map((b) => `\`${b.layer}\` ${ROLE[b.role] ?? b.role} (${b.finalMin.toFixed(2)}${b.finalMin !== b.finalTrue ? ` in its narrowest channel` : ''} of ${b.target})`).join(', ');
   return [
     `**Below the target by a bit or more at the end** (converged, but with capacity lost): ${text}.` +
       (!constant.length ? '' : constant.length === below.length ? ` ${below.length === 1 ? 'It is' : 'All of them are'} at 0 bits: constant output.`

@@ -31,7 +31,9 @@ export function layerTable(layers: Record<string, LayerBits>): string[] {
     rows.get(layer)!.set(role, b);
   }
   const roles = ROLE_COLUMNS.filter(([r]) => [...rows.values()].some((m) => m.has(r)));
-  const cell = (b: LayerBits | undefined): string => (b ? `${b.true.toFixed(2)} / ${b.target}${b.true > b.target + 1e-9 ? ' ⚠' : ''}` : '–');
+  // Per-channel weights also show the narrowest channel (true_min), where a 0 is a constant channel.
+  const cell = (b: LayerBits | undefined): string => (b
+    ? `${b.true.toFixed(2)}${b.true_min !== undefined && b.true_min !== b.true ? ` (min ${b.true_min.toFixed(2)})` : ''} / ${b.target}${b.true > b.target + 1e-9 ? ' ⚠' : ''}` : '–');
   return table(['layer', ...roles.map(([, h]) => `${h}: true / target`)], [...rows].map(([layer, m]) => [`\`${layer}\``, ...roles.map(([r]) => cell(m.get(r)))]));
 }
 
@@ -56,6 +58,7 @@ function quantizeReport(run: Run, plots: string[]): string[] {
       ['Δ top-1', s.delta_pt === undefined ? '–' : `${s.delta_pt >= 0 ? '+' : ''}${s.delta_pt.toFixed(2)} pt`],
       ['converged (every true width ≤ target)', yesNo(s.converged)],
       ['max true bits W / A', `${fixed(s.wbits_max)} / ${fixed(s.abits_max)}`],
+      ...(s.wbits_min !== undefined ? [['min true bits W / A (narrowest channel, least activation)', `${fixed(s.wbits_min)} / ${fixed(s.abits_min)}`]] : []),
       ...(s.mean_bits ? [[`mean bits W / A (integer widths, size-weighted)${s.mean_bits.budget ? `; budget ${s.mean_bits.budget.wBits ?? '–'} / ${s.mean_bits.budget.aBits ?? '–'}` : ''}`,
         `${fixed(s.mean_bits.w, 3)} / ${fixed(s.mean_bits.a, 3)}`]] : []),
       ['epochs / steps', `${s.epochs_run ?? '–'} / ${s.steps ?? '–'}`],
@@ -69,10 +72,30 @@ function quantizeReport(run: Run, plots: string[]): string[] {
     ]), '');
   }
   out.push(...plots.map((p) => `![${path.basename(p, '.svg')}](${p})`), '');
+  out.push(...collapseLines(run));
   const layers = s?.layers ?? last?.layers;
   if (layers) out.push(`## Per-layer bits (${s?.layers ? 'final checkpoint' : `epoch ${last.epoch}`})`, '', ...layerTable(layers), '');
   out.push(...bottleneckSection(bottlenecks(run)));
   return out;
+}
+
+/** Validation top-1 may fall this much (fraction) from one epoch to the next before the report calls it a collapse. */
+export const COLLAPSE_DROP = 0.1;
+
+/** Epochs whose validation top-1 fell more than `drop` below the previous epoch's. */
+export function collapseEpochs(run: Run, drop = COLLAPSE_DROP): { epoch: number; from: number; to: number }[] {
+  const out: { epoch: number; from: number; to: number }[] = [];
+  const ep = run.epochs.filter((e) => typeof e.val_top1 === 'number');
+  for (let i = 1; i < ep.length; i++) {
+    if (ep[i].val_top1! < ep[i - 1].val_top1! - drop) out.push({ epoch: ep[i].epoch, from: ep[i - 1].val_top1!, to: ep[i].val_top1! });
+  }
+  return out;
+}
+
+function collapseLines(run: Run): string[] {
+  const c = collapseEpochs(run);
+  if (!c.length) return [`No collapse: no epoch's validation top-1 fell more than ${100 * COLLAPSE_DROP} pt below the previous epoch's.`, ''];
+  return [`**Collapse** (validation top-1 more than ${100 * COLLAPSE_DROP} pt below the previous epoch's): ${c.map((x) => `epoch ${x.epoch} (${pct(x.from)} → ${pct(x.to)})`).join(', ')}.`, ''];
 }
 
 function trainReport(run: Run, plots: string[]): string[] {

@@ -6,7 +6,13 @@ import * as path from 'path';
 import { MetricsLog } from '../train/metrics-log';
 
 /** One quantizer's bit-widths as logged: target, differentiable and true (log2 of levels used). */
-export interface LayerBits { target: number; bits: number; true: number; /** Widest channel's differentiable bits (absent: one channel, or older logs). */ max?: number }
+export interface LayerBits {
+  target: number; bits: number; true: number;
+  /** Widest channel's differentiable bits (absent: one channel, or older logs). */
+  max?: number;
+  /** Narrowest channel's true bits (absent: the same as true, or older logs). */
+  true_min?: number;
+}
 
 /** `kind:"step"` records of quantize runs (every --log-every steps). */
 export interface StepRecord { step: number; loss?: number; t?: number; tw?: number; ta?: number; pw?: number; pa?: number; lr?: number; layers?: Record<string, LayerBits> }
@@ -22,7 +28,7 @@ export interface Summary {
   // quantize runs
   teacher?: string | { file: string; sha256: string } | null; schedule?: string; planned_step?: number | null; reached_step?: number | null;
   holds?: number; wbits?: number; abits?: number; method?: string; loss?: string; fp_top1?: number; quant_top1?: number;
-  delta_pt?: number; converged?: boolean; wbits_max?: number; abits_max?: number; steps?: number; wall_seconds?: number;
+  delta_pt?: number; converged?: boolean; wbits_max?: number; abits_max?: number; wbits_min?: number; abits_min?: number; steps?: number; wall_seconds?: number;
   settings?: Record<string, unknown>; mean_bits?: { w: number; a: number; budget: { wBits?: number; aBits?: number; maxBits?: number } | null }; fp_layers?: { name: string; reason: string }[]; layers?: Record<string, LayerBits>;
   // train runs
   model?: string; best_epoch?: number; val_top1?: number; test_top1?: number; test_top5?: number; test_loss?: number; train_seconds?: number;

@@ -8,3 +8,4 @@ export * from './model-file';
 export * from './provenance';
 export * from './finetune';
 export { probeEpochs, ProbeOptions } from './budget';
+export * from './descent-budget';

@@ -9,7 +9,7 @@ import { Batch, Classifier, EvalResult, evaluate, topkCorrect } from './evaluate
 import { ModelCard, saveModelFile, saveTrainingState, loadTrainingState } from './checkpoint';
 import { MetricsLog } from './metrics-log';
 import { Progress } from './progress';
-import { DataParallel } from '../dist';
+import { DataParallel } from '../distributed';
 
 export interface TrainableModel extends Classifier {
   parameters(): Tensor[];
@@ -48,7 +48,8 @@ export interface TrainerHooks {
    */
   patienceActive?(s: EpochSummary): boolean;
   /** LR multiplier for a step (applied to every group's base LR); default 1. */
-  lrFactor?(step: number): number;
+  /** LR factor of param group `group` at 0-based step `step` (groups may follow schedules of their own). */
+  lrFactor?(step: number, group: number): number;
   state?(): unknown;
   loadState?(s: unknown): void;
 }
@@ -66,10 +67,15 @@ export interface TrainerOptions {
   patience?: number;
   progress?: boolean;
   title?: string;
-  /** Data-parallel run: gradients averaged across ranks, rank 0 alone writes (see src/dist). */
+  /** Data-parallel run: gradients averaged across ranks, rank 0 alone writes (see src/distributed). */
   dist?: DataParallel | null;
   /** Also save the resume state every this many steps (a crash then loses at most that many). */
   saveEvery?: number;
+  /**
+   * Metrics within this of the best count as a tie, which the lower validation loss (training
+   * loss without validation) breaks; default 0: a later epoch must be strictly better.
+   */
+  selectTolerance?: number;
 }
 
 interface LoopState {
@@ -78,6 +84,8 @@ interface LoopState {
   step: number;           // optimizer steps so far
   best: number;
   bestEpoch: number;
+  /** The loss of the best epoch (the tie-break of selectTolerance). */
+  bestLoss?: number;
   sinceBest: number;
   hooks?: unknown;
   seconds: number;
@@ -135,9 +143,9 @@ export class Trainer {
   }
 
   private setLr(step: number): number {
-    const f = this.o.hooks.lrFactor?.(step) ?? 1;
-    this.o.optimizer.paramGroups.forEach((g, i) => { g.lr = this.baseLrs[i] * f; });
-    return this.baseLrs[0] * f;
+    const f = (i: number): number => this.o.hooks.lrFactor?.(step, i) ?? 1;
+    this.o.optimizer.paramGroups.forEach((g, i) => { g.lr = this.baseLrs[i] * f(i); });
+    return this.o.optimizer.paramGroups[0]?.lr ?? 0;
   }
 
   async fit(): Promise<FitResult> {
@@ -246,11 +254,15 @@ export class Trainer {
   private endEpoch(sm: EpochSummary): void {
     const extra = this.o.hooks.afterEpoch?.(sm) ?? {};
     const metric = this.o.hooks.metric ? this.o.hooks.metric(sm) : sm.val?.top1 ?? sm.train.top1;
-    // Ties keep the earlier checkpoint: a later epoch must be strictly better to replace it.
-    const improved = metric > this.s.best;
+    // Ties keep the earlier checkpoint unless a tolerance is set: then a metric within it of the
+    // best (on a small validation set, one image either way) is a tie the lower loss breaks.
+    const tol = this.o.selectTolerance ?? 0;
+    const loss = sm.val?.loss ?? sm.train.loss;
+    const improved = metric > this.s.best + tol || (tol > 0 && metric >= this.s.best - tol && loss < (this.s.bestLoss ?? Infinity));
     if (improved) {
       this.s.best = metric;
       this.s.bestEpoch = sm.epoch;
+      this.s.bestLoss = loss;
       this.s.sinceBest = 0;
     } else if (this.o.hooks.patienceActive?.(sm) ?? true) this.s.sinceBest++;
     const record = {

@@ -21,13 +21,13 @@ export function syntheticImages(n: number, seed: number, side: number, noise: nu
   return { x, y };
 }
 
-/** Writes train (1,200) and test (300) images of side×side into dir in the IDX layout. */
-export function writeSyntheticIdx(dir: string, side: number, noise: number): void {
-  const tr = syntheticImages(1200, 1, side, noise), te = syntheticImages(300, 2, side, noise);
-  writeFile(dir, 'train-images-idx3-ubyte', idxBytes(0x803, [1200, side, side], tr.x));
-  writeFile(dir, 'train-labels-idx1-ubyte', idxBytes(0x801, [1200], tr.y));
-  writeFile(dir, 't10k-images-idx3-ubyte', idxBytes(0x803, [300, side, side], te.x));
-  writeFile(dir, 't10k-labels-idx1-ubyte', idxBytes(0x801, [300], te.y));
+/** Writes train (default 1,200) and test (default 300) images of side×side into dir in the IDX layout. */
+export function writeSyntheticIdx(dir: string, side: number, noise: number, train = 1200, test = 300): void {
+  const tr = syntheticImages(train, 1, side, noise), te = syntheticImages(test, 2, side, noise);
+  writeFile(dir, 'train-images-idx3-ubyte', idxBytes(0x803, [train, side, side], tr.x));
+  writeFile(dir, 'train-labels-idx1-ubyte', idxBytes(0x801, [train], tr.y));
+  writeFile(dir, 't10k-images-idx3-ubyte', idxBytes(0x803, [test, side, side], te.x));
+  writeFile(dir, 't10k-labels-idx1-ubyte', idxBytes(0x801, [test], te.y));
 }
 
 const bin = path.join(packageRoot, 'bin', 'gdnsq');

@@ -45,8 +45,10 @@ test('true bit-widths from codes, differentiable bits and their summaries', () =
     close(e[i].bitsMax, max, `${e[i].name} max`);
   });
   const s = bitsSummary(e);
-  assert.deepEqual(s.weights, { count: 2, mean: 1.75, max: 3, trueMean: 2.5, trueMax: 3 });
-  assert.deepEqual(s.activations, { count: 2, mean: 2.5, max: 3, trueMean: 2, trueMax: 3 });
+  // The narrowest channel: conv's 2 bits, the linear's zero-range channel 0 bits (one level, a constant).
+  assert.deepEqual(e.map((q) => q.trueMin), [1, 2, 3, 0]);
+  assert.deepEqual(s.weights, { count: 2, mean: 1.75, max: 3, trueMean: 2.5, trueMax: 3, trueMin: 0 });
+  assert.deepEqual(s.activations, { count: 2, mean: 2.5, max: 3, trueMean: 2, trueMax: 3, trueMin: 1 });
   assert.equal(s.converged, false);
   assert.equal(converged(m), false);
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, scope, manualSeed, noGrad } from '../../src/engine';
-import { Quantizer } from '../../src/quant/quantizer';
+import { Quantizer, floorBits } from '../../src/quant/quantizer';
 import { gradcheck } from '../helpers/gradcheck';
 
 const set = (t: Tensor, v: number | number[]): void => noGrad(() => scope(() => {
@@ -314,5 +314,38 @@ test('learnLower: a non-negative input keeps a learnable b starting at the calib
     // inside elements' share through x̂ = … + lo), so b receives a non-zero gradient.
     assert.ok(learned.lower.grad !== null && learned.lower.grad.item() !== 0, 'b learns');
     for (const q of [fixed, learned]) q.dispose();
+  });
+});
+
+test('project(): a quantizer driven below its target\'s last level is raised back into the band, with its gradients intact', () => {
+  scope(() => {
+    // Activations, target 1: B = λ − σ = 0.2 (one level, a constant) → floorBits(1) = log2(1.5) + 0.05.
+    const a = new Quantizer({ kind: 'activation', bits: 1 });
+    noGrad(() => { a.log2_step.fill_(-2); a.log2_range.fill_(-1.8); a.signed.fill_(0); });
+    a.project();
+    assert.ok(Math.abs(a.bits().item() - floorBits(1)) < 1e-6, `B_a = ${a.bits().item()}`);
+    assert.ok(Math.abs(floorBits(1) - (Math.log2(1.5) + 0.05)) < 1e-12 && Math.abs(floorBits(2) - (Math.log2(3.5) + 0.05)) < 1e-12);
+    const x = Tensor.from([0, 0.1, 0.2, 0.3, 0.5, 1], [6]);
+    const codes = a.codes(x).toArray();
+    assert.deepEqual([...new Set(codes)].sort(), [0, 1], 'two levels: one bit');
+    // Inside the band it is left alone.
+    noGrad(() => a.log2_range.fill_(-0.9));
+    a.project();
+    assert.ok(Math.abs(a.log2_range.item() + 0.9) < 1e-7);
+    // No relu on hi: λ gets a gradient at any bit-width (here B = 1.1, hi − lo = (2^1.1 − 1)·s).
+    const xin = Tensor.from([0.1, 0.4, 0.9, 2], [4]);
+    a.train();
+    a.forward(xin).sum().backward();
+    assert.ok(Math.abs(a.log2_range.grad!.item()) > 0, 'λ has a gradient');
+    // Weights, per channel, target 2: channel 0 at B = log2(1 + 1) = 1 (2 levels) is raised to floorBits(2).
+    const w = new Quantizer({ kind: 'weight', bits: 2, channels: 2 });
+    const wt = Tensor.from([0, 1, 0, 3], [2, 2]);
+    noGrad(() => w.log2_step.copy_(Tensor.from([0, -1], [2])));
+    w.project(2, wt);
+    const b = w.bits(wt).toArray();
+    assert.ok(Math.abs(b[0] - floorBits(2)) < 1e-6, `channel 0: ${b[0]}`);
+    assert.ok(Math.abs(b[1] - Math.log2(3 + 0.5) - 1) < 1e-6, 'channel 1 (above the floor) untouched');
+    assert.equal(w.trueBitsRange(wt).min, 2, 'channel 0 now has 4 levels');
+    assert.throws(() => w.project(2), /a weight quantizer needs the weight/);
   });
 });

@@ -72,3 +72,14 @@ test('the report names quantizers that ended a bit or more below their target (0
   const md = reportMarkdown(readRun(d), []);
   assert.match(md, /^\*\*Below the target by a bit or more at the end\*\* \(converged, but with capacity lost\): `A` activations \(0\.00 of 2\), `B` weights \(1\.00 of 2\)\. At 0 bits \(constant output\): `A` activations\.$/m);
 });
+
+test('a per-channel weight whose narrowest channel is a bit below its target is named, with that channel\'s bits', () => {
+  const d = path.join(dir, 'below-channel');
+  fs.mkdirSync(d, { recursive: true });
+  // B's widest channel is at its target (2 bits), its narrowest at 0: one channel is a constant.
+  const lastStep = { ...records[3], layers: { ...records[3].layers, 'B.weight_quant': { target: 2, true: 2, true_min: 0, bits: 1.9 } } };
+  fs.writeFileSync(path.join(d, 'metrics.jsonl'), [...records.slice(0, 3), lastStep].map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const md = reportMarkdown(readRun(d), []);
+  assert.match(md, /`B` weights \(0\.00 in its narrowest channel of 2\)/);
+  assert.ok(md.includes('| 2.00 (0.00) |'), 'the table gives the narrowest channel beside the widest');
+});

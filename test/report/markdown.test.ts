@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { readRun, reportMarkdown, layerTable, duration } from '../../src/report';
+import { readRun, reportMarkdown, layerTable, duration, collapseEpochs } from '../../src/report';
 import { quantizeRun, trainRun, tempDir } from './fixtures';
 
 test('durations read as s, min s, h min', () => {
@@ -67,4 +67,20 @@ test('an FP train report gives the model, accuracies and training time', () => {
   assert.ok(!md.includes('Per-layer'));
   fs.rmSync(path.join(dir, 'summary.json'));
   assert.ok(reportMarkdown(readRun(dir), []).split('\n').includes('| training time | 1 min 0 s |'));
+});
+
+test('the report flags an epoch whose validation top-1 fell more than 10 pt below the previous one', () => {
+  const d = tempDir('collapse');
+  try {
+    const ep = (e: number, v: number) => ({ epoch: e, step: 10 * e, val_top1: v, kind: 'epoch', converged: true });
+    fs.writeFileSync(path.join(d, 'metrics.jsonl'), [ep(1, 0.9), ep(2, 0.85), ep(3, 0.7), ep(4, 0.88)].map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const run = readRun(d);
+    // 0.90 → 0.85 is 5 pt (not a collapse), 0.85 → 0.70 is 15 pt.
+    assert.deepEqual(collapseEpochs(run), [{ epoch: 3, from: 0.85, to: 0.7 }]);
+    assert.match(reportMarkdown(run, []), /^\*\*Collapse\*\* \(validation top-1 more than 10 pt below the previous epoch's\): epoch 3 \(85\.00% → 70\.00%\)\.$/m);
+    fs.writeFileSync(path.join(d, 'metrics.jsonl'), [ep(1, 0.9), ep(2, 0.85)].map((r) => `${JSON.stringify(r)}\n`).join(''));
+    assert.match(reportMarkdown(readRun(d), []), /^No collapse: no epoch's validation top-1 fell more than 10 pt below the previous epoch's\.$/m);
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
 });

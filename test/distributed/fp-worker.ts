@@ -7,7 +7,7 @@ import { Sequential, Conv2d, ReLU, Flatten, Linear } from '../../src/nn';
 import { BatchLoader } from '../../src/data';
 import { SGD } from '../../src/optim';
 import { Trainer } from '../../src/train';
-import { joinFromEnv, ShardedLoader } from '../../src/dist';
+import { joinFromEnv, ShardedLoader } from '../../src/distributed';
 import { synthetic } from './synthetic';
 
 async function main(): Promise<void> {

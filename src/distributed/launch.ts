@@ -2,7 +2,8 @@
 // like torchrun. Each gets WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR and MASTER_PORT; with
 // --nnodes M the machines' launchers (one per node, --node-rank k) form a world of M·N ranks
 // through rank 0's TCPStore. Workers run in their own process groups so a Ctrl-C reaches each
-// exactly once (forwarded from here), and the first worker to fail stops the rest.
+// exactly once (forwarded from here), and the first worker to fail stops the rest. Workers die
+// with the launcher even when it is killed outright (env.ts watchLauncher).
 import { spawn, ChildProcess } from 'child_process';
 import * as net from 'net';
 import * as os from 'os';
@@ -76,7 +77,7 @@ export async function launch(o: LaunchOptions): Promise<number> {
   try {
     const done = Array.from({ length: o.nproc }, (_, local) => new Promise<void>((resolve) => {
       const rank = nodeRank * o.nproc + local;
-      const env = { ...base, WORLD_SIZE: String(world), RANK: String(rank), LOCAL_RANK: String(local), MASTER_ADDR: masterAddr, MASTER_PORT: String(masterPort), GDNSQ_THREADS: threads };
+      const env = { ...base, WORLD_SIZE: String(world), RANK: String(rank), LOCAL_RANK: String(local), MASTER_ADDR: masterAddr, MASTER_PORT: String(masterPort), GDNSQ_THREADS: threads, GDNSQ_LAUNCHER_PID: String(process.pid) };
       const child = spawn(process.execPath, [o.script, ...o.args], { env, detached: true, stdio: rank === 0 ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       // Other ranks are quiet unless something goes wrong; their lines are marked.

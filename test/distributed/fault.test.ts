@@ -109,3 +109,40 @@ for (const nranks of [1, 2]) {
     assert.deepEqual(metrics(crashed), metrics(straight));
   });
 }
+
+/** Pids of the processes whose parent is `ppid` (from /proc). */
+function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      // pid (comm) state ppid …: comm may hold spaces, so read after the last ')'.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) out.push(Number(e));
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+const alive = (pid: number): boolean => {
+  try {
+    // A zombie still answers kill(0); its state in /proc says Z.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch { return false; }
+};
+
+test('workers exit when their launcher is killed with SIGKILL', { skip: process.platform !== 'linux' && 'needs /proc and prctl' }, async () => {
+  const out = path.join(dir, 'orphans');
+  const launcher = spawn(process.execPath, [...trainArgs(out, 4, ['--save-every', '5', '--epochs', '50']), '--nproc', '2'], {
+    env: { ...process.env, GDNSQ_THREADS: '1' }, stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  try {
+    await until(() => fs.existsSync(path.join(out, 'resume.safetensors')));
+    const workers = childrenOf(launcher.pid!);
+    assert.equal(workers.length, 2, 'two workers are running');
+    launcher.kill('SIGKILL');
+    await until(() => workers.every((p) => !alive(p)), 10_000);
+  } finally {
+    if (launcher.exitCode === null) launcher.kill('SIGKILL');
+  }
+});

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { manualSeed, scope } from '../../src/engine';
 import { createModel } from '../../src/models';
 import { finetune, loadTrainingState } from '../../src/train';
-import { joinFromEnv } from '../../src/dist';
+import { joinFromEnv } from '../../src/distributed';
 import { synthetic } from './synthetic';
 
 async function main(): Promise<void> {

@@ -2,6 +2,7 @@
 // set: WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT (LOCAL_RANK is informational here).
 import { DEFAULT_TIMEOUT_MS, ProcessGroup, Backend } from './process-group';
 import { DataParallel } from './data-parallel';
+import { native } from '../engine/native';
 
 export interface DistEnv { worldSize: number; rank: number; localRank: number; masterAddr: string; masterPort: number }
 
@@ -27,10 +28,21 @@ export function distEnv(env: NodeJS.ProcessEnv = process.env): DistEnv | null {
 
 export interface JoinOptions { timeoutMs?: number; backend?: Backend; env?: NodeJS.ProcessEnv }
 
+/**
+ * A worker started by `gdnsq … --nproc` (GDNSQ_LAUNCHER_PID set) dies with its launcher, also
+ * when the launcher is killed with SIGKILL and cannot stop its workers itself.
+ */
+export function watchLauncher(env: NodeJS.ProcessEnv = process.env): void {
+  const pid = intVar(env, 'GDNSQ_LAUNCHER_PID', 1);
+  if (pid === undefined) return;
+  if (!native.distWatchParent(pid)) throw new Error(`the launcher (pid ${pid}) has exited: this worker stops`);
+}
+
 /** Joins the run described by the environment; null for a single-rank run. */
 export function joinFromEnv(o: JoinOptions = {}): DataParallel | null {
   const e = distEnv(o.env);
   if (!e) return null;
+  watchLauncher(o.env ?? process.env);
   const group = ProcessGroup.init({ ...e, timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS, backend: o.backend ?? 'gloo' });
   return new DataParallel(group);
 }

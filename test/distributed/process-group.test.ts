@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
-import { ProcessGroup, distBackends } from '../../src/dist';
+import { ProcessGroup, distBackends } from '../../src/distributed';
 import { freePort, runNode, lastJson } from './spawn';
 
 const worker = path.join(__dirname, 'pg-worker.js');
@@ -46,7 +46,7 @@ test('a dead rank makes the survivor\'s collective fail with one clear line', as
 test('a rank alone gives up after the timeout and says who is missing', async () => {
   const port = await freePort();
   const e = await runNode(['-e', `
-    const { ProcessGroup } = require(${JSON.stringify(path.resolve(__dirname, '../../src/dist'))});
+    const { ProcessGroup } = require(${JSON.stringify(path.resolve(__dirname, '../../src/distributed'))});
     try { ProcessGroup.init({ masterAddr: '127.0.0.1', masterPort: ${port}, rank: 0, worldSize: 2, timeoutMs: 1000 }); }
     catch (e) { console.log(JSON.stringify({ error: e.message })); }`]);
   const r = lastJson<{ error: string }>(e);

@@ -1,6 +1,6 @@
-// One rank of test/dist/process-group.test.ts: runs the collectives and prints what it got.
+// One rank of test/distributed/process-group.test.ts: runs the collectives and prints what it got.
 import { Tensor, scope } from '../../src/engine';
-import { ProcessGroup } from '../../src/dist';
+import { ProcessGroup } from '../../src/distributed';
 
 const [port, rank, size, bucketBytes, timeoutMs] = process.argv.slice(2, 7).map(Number);
 const mode = process.argv[7] ?? 'collectives';
