@@ -15,7 +15,8 @@ async function main(): Promise<void> {
   const capacity: { label: string; run: ReturnType<typeof readRun> }[] = [];
   for (const row of config.rows) {
     if (row.method !== 'gdnsq' && row.method !== 'fixed') continue;
-    if (!readRowResult(out, row.name)) continue;
+    // A row with several seeds: the reports of its run at the config's seed (its own folder).
+    if (!readRowResult(out, row, config)) continue;
     const dest = path.join(results, 'rows', row.name);
     fs.mkdirSync(dest, { recursive: true });
     for (const f of ['metrics.jsonl', 'summary.json']) fs.copyFileSync(path.join(rowDir(out, row.name), f), path.join(dest, f));

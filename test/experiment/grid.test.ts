@@ -149,7 +149,10 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   const [fpT, , fixT, gT] = res.rows;
   const holds = (100 * (fpT.top1 - gT.top1) <= 50 && gT.converged) ? 'holds' : 'missed';
   assert.match(md, new RegExp(`^- [✓✗] G: drop ≤ 50 pt: ${holds} \\(${(100 * gT.top1).toFixed(2)}%`, 'm'));
-  assert.match(md, new RegExp(`^- [✓✗] G above F: ${gT.top1 > fixT.top1 ? 'holds' : 'missed'} \\(${(100 * gT.top1).toFixed(2)}% vs ${(100 * fixT.top1).toFixed(2)}%\\)$`, 'm'));
+  const gap = 100 * (gT.top1 - fixT.top1);
+  assert.match(md, new RegExp(`^- [✓✗] G above F: ${gT.top1 > fixT.top1 ? 'holds' : 'missed'} \\(${(100 * gT.top1).toFixed(2)}% vs ${(100 * fixT.top1).toFixed(2)}%, gap ${gap >= 0 ? '\\+' : '−'}${Math.abs(gap).toFixed(2)} pt\\)$`, 'm'));
+  // Single-seed rows: no seed fields, no seeds note, no ±.
+  assert.ok(!md.includes('±') && !md.includes('Seeds:'));
   assert.ok(!md.includes(dir) && !fs.readFileSync(path.join(dir, 'results', 'tiny.json'), 'utf8').includes(dir), 'no absolute paths');
 
   // Nothing left to do: a rerun changes nothing.
