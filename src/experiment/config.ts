@@ -160,7 +160,7 @@ function parseRow(v: unknown, i: number, budget: Budget, seed: number): RowConfi
   if (!NAME.test(name)) throw new ConfigError(`${where}.name must be letters, digits, '.', '_' or '-' (it names the row's folder), got ${show(name)}`);
   if (SEED_FOLDER.test(name)) throw new ConfigError(`${where}.name must not end in '-seed<n>' (that names the folder of a row's seed run), got ${show(name)}`);
   const method = o.method as RowMethod;
-  if (o.seeds !== undefined && !isTrainingRow({ method })) throw new ConfigError(`${where}.seeds: a ${method} row does not train, it is deterministic and runs once (at the config's seed)`);
+  if (o.seeds !== undefined && !isTrainingRow({ method })) throw new ConfigError(`${where}.seeds: ${method === 'fp' ? 'an' : 'a'} ${method} row does not train, it is deterministic and runs once (at the config's seed)`);
   const allowed = method === 'fp' ? {} : method === 'ptq' ? { ...QUANTIZE_KEYS, ...CALIB_KEYS } : { ...QUANTIZE_KEYS, ...FINETUNE_KEYS, ...CALIB_KEYS };
   if (method === 'fp' && o.options !== undefined && Object.keys(o.options as object).length) {
     throw new ConfigError(`${where}.options: an fp row evaluates the teacher and takes no options`);
