@@ -8,7 +8,7 @@ import * as path from 'path';
 import { loadSafetensorsMetadata } from '../engine';
 import { GridConfig, RowConfig, isTrainingRow, selectRows } from './config';
 import { GridData, loadGridData } from './grid-data';
-import { readRowResult, readSeedResult, runLabel, runSeed, seedDir, singleRun } from './row';
+import { readRowResult, readSeedResult, runLabel, runSeed, runningIn, seedDir, singleRun } from './row';
 import { Results, mergeResults, readResults, writeJsonAtomic } from './results';
 import { resultsMarkdown } from './results-markdown';
 import { gridSpec, renderSvg, writeSvgPng } from '../report';
@@ -20,11 +20,12 @@ export interface RowStatus { name: string; method: string; state: RowState; deta
 
 function progressOf(dir: string, withStep = true): string | null {
   const file = path.join(dir, 'resume.safetensors');
-  if (!fs.existsSync(file)) return fs.existsSync(path.join(dir, 'summary.json')) ? 'trained, result not written' : null;
+  const pid = runningIn(dir);
+  if (!fs.existsSync(file)) return fs.existsSync(path.join(dir, 'summary.json')) ? 'trained, result not written' : pid !== null ? `running (pid ${pid}), no epoch saved yet` : null;
   const meta = loadSafetensorsMetadata(file);
   const trainer = JSON.parse(meta.trainer ?? '{}') as { epoch?: number; step?: number };
   const card = JSON.parse(meta.gdnsq ?? '{}') as { finetune?: { epochs?: number } };
-  return `epoch ${trainer.epoch ?? '?'}/${card.finetune?.epochs ?? '?'} saved${withStep ? ` (step ${trainer.step ?? '?'})` : ''}`;
+  return `epoch ${trainer.epoch ?? '?'}/${card.finetune?.epochs ?? '?'} saved${withStep ? ` (step ${trainer.step ?? '?'})` : ''}${pid !== null ? `, running (pid ${pid})` : ''}`;
 }
 
 const pm = (r: { top1: number; top1_sd?: number; top1_seeds?: number[] }): string =>
@@ -114,6 +115,8 @@ export interface GridOutcome {
   skipped: string[];
   /** The row that was stopped, if one was. */
   interrupted: string | null;
+  /** Runs (`W1A1 seed 1`) skipped because another process of this machine was training them. */
+  busy: string[];
   /** The results files written: <out>/results.json and the config's results file, if it names one (each with its .md, .svg and .png). */
   files: string[];
 }
@@ -128,12 +131,12 @@ export async function runGrid(config: GridConfig, o: GridRunOptions): Promise<Gr
     if (bad) {
       throw new Error(isTrainingRow(bad)
         ? `--seed ${o.seed} is not one of row ${bad.name}'s seeds (${bad.seeds.join(', ')}); name them with --seeds`
-        : `row ${bad.name} is a ${bad.method} row: deterministic, it runs once (seed ${config.seed})`);
+        : `row ${bad.name} (${bad.method}) is deterministic: it runs once, at seed ${config.seed}`);
     }
   }
   const say = o.say ?? ((l: string) => process.stderr.write(`${l}\n`));
   const files = [path.join(o.out, 'results.json'), ...(config.results ? [config.results] : [])];
-  const outcome: GridOutcome = { ran: [], skipped: [], interrupted: null, files };
+  const outcome: GridOutcome = { ran: [], skipped: [], interrupted: null, busy: [], files };
   let data: GridData | null = null;
   try {
     rows: for (const row of rows) {
@@ -146,9 +149,20 @@ export async function runGrid(config: GridConfig, o: GridRunOptions): Promise<Gr
       for (const seed of seeds) {
         const label = runLabel(row, seed, config);
         if (readSeedResult(o.out, row, seed, config)) { say(`${label}: done, skipped`); continue; }
+        const busy = runningIn(seedDir(o.out, row.name, seed, config.seed));
+        if (busy !== null) {
+          outcome.busy.push(label);
+          say(`${label}: running in another process (pid ${busy}), skipped`);
+          continue;
+        }
         data ??= loadGridData(config);
         say(`== ${label} (${row.method}) → ${seedDir(rel(o.out), row.name, seed, config.seed)}`);
         const r = await runSeed(row, seed, { config, data, out: o.out, progress: o.progress, say });
+        if (r.runningIn !== undefined) {
+          outcome.busy.push(label);
+          say(`${label}: running in another process (pid ${r.runningIn}), skipped`);
+          continue;
+        }
         if (r.interrupted) {
           outcome.interrupted = row.name;
           say(`${label}: stopped; its state is saved, run the same command again to continue`);

@@ -6,7 +6,7 @@ export { loadGridData, GridData } from './grid-data';
 export { ResultRow, Results, readResults, mergeResults, resultRow, writeJsonAtomic } from './results';
 export { resultsMarkdown, checkGoals, seedsNote, GoalCheck, MarkdownOptions } from './results-markdown';
 export {
-  runRow, runSeed, readRowResult, readSeedResult, combineSeeds, sampleSd, rowDir, seedDir, singleRun, rowCommand, trainingOptions, RowRunOptions, RowOutcome, RESULT_FILE,
+  runRow, runSeed, runningIn, RUNNING_FILE, readRowResult, readSeedResult, combineSeeds, sampleSd, rowDir, seedDir, singleRun, rowCommand, trainingOptions, RowRunOptions, RowOutcome, RESULT_FILE,
 } from './row';
 export { runGrid, gridStatus, formatStatus, writeResults, writeResultsPlot, redrawResults, GridRunOptions, GridOutcome, RowStatus, RowState, SIZE_NOTE } from './grid';
 export { shipRows, shippedName, modelCard, representativeSeed, seedText, ShipOptions, ShippedModel } from './ship';

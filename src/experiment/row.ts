@@ -5,8 +5,10 @@
 // they always were), `<out>/<row>-seed<s>/` for another seed s. A run is finished when its
 // `result.json` exists; a training run stopped part-way continues from its folder's
 // resume.safetensors with the epochs it was planned for. The row is finished when every seed's
-// run is; its result is then their combination (combineSeeds).
+// run is; its result is then their combination (combineSeeds). While a process works in a run's
+// folder it holds `running.json` there, so a second shell given the same run skips it.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { BatchLoader } from '../data';
 import { scope } from '../engine';
@@ -23,6 +25,8 @@ const RESUME_FILE = 'resume.safetensors';
 const SUMMARY_FILE = 'summary.json';
 // One line per finished or stopped training session of the row: its wall time adds up to wall_s.
 const SESSIONS_FILE = 'sessions.jsonl';
+// Held while a process trains the run (seeds of a row may run in parallel shells): {pid, host}.
+export const RUNNING_FILE = 'running.json';
 
 /** The folder of a row's run at the config's seed (the row's only folder unless it has several seeds). */
 export const rowDir = (out: string, name: string): string => path.join(out, name);
@@ -62,6 +66,37 @@ export interface RowOutcome {
   /** null when the run was stopped (SIGINT) before it finished (runRow: or the row has seeds left). */
   result: ResultRow | null;
   interrupted: boolean;
+  /** The pid of another live process of this machine training the run: nothing was done. */
+  runningIn?: number;
+}
+
+const alive = (pid: number): boolean => {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+};
+
+/** The pid of a live process (not this one) holding the run's folder, or null. */
+export function runningIn(dir: string): number | null {
+  try {
+    const h = JSON.parse(fs.readFileSync(path.join(dir, RUNNING_FILE), 'utf8')) as { pid?: unknown; host?: unknown };
+    return typeof h.pid === 'number' && h.pid !== process.pid && h.host === os.hostname() && alive(h.pid) ? h.pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Takes the run's folder for this process (exclusive create; a stale holder's file is replaced); null when another live process holds it. */
+function hold(dir: string): (() => void) | null {
+  const file = path.join(dir, RUNNING_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, JSON.stringify({ pid: process.pid, host: os.hostname(), started: new Date().toISOString() }), { flag: 'wx' });
+      return () => fs.rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || runningIn(dir) !== null) return null;
+      fs.rmSync(file, { force: true });
+    }
+  }
+  return null;
 }
 
 interface SeedRun { row: RowConfig; seed: number; dir: string; label: string; command: string }
@@ -207,6 +242,8 @@ export async function runSeed(row: RowConfig, seed: number, o: RowRunOptions): P
   const { dir } = run;
   const done = readSeedResult(o.out, row, seed, o.config);
   if (done) return { result: done, interrupted: false };
+  const busy = runningIn(dir);
+  if (busy !== null) return { result: null, interrupted: false, runningIn: busy };
   const t0 = Date.now();
   const training = isTrainingRow(row);
   // A folder without a resume state holds nothing worth keeping (a row stopped in its first
@@ -215,15 +252,21 @@ export async function runSeed(row: RowConfig, seed: number, o: RowRunOptions): P
     fs.rmSync(dir, { recursive: true, force: true });
   }
   fs.mkdirSync(dir, { recursive: true });
-  if (!training) return { result: evalRow(run, o, t0), interrupted: false };
-  return trainRow(run, o);
+  const release = hold(dir);
+  if (!release) return { result: null, interrupted: false, runningIn: runningIn(dir) ?? -1 };
+  try {
+    if (!training) return { result: evalRow(run, o, t0), interrupted: false };
+    return await trainRow(run, o);
+  } finally {
+    release();
+  }
 }
 
 /** Runs (or continues) every seed of a row in turn; the result is the row's combined one (readRowResult). */
 export async function runRow(row: RowConfig, o: RowRunOptions): Promise<RowOutcome> {
   for (const seed of row.seeds) {
     const r = await runSeed(row, seed, o);
-    if (r.interrupted) return r;
+    if (r.interrupted || r.runningIn !== undefined) return r;
   }
   return { result: readRowResult(o.out, row, o.config), interrupted: false };
 }

@@ -3,12 +3,14 @@
 // Markdown says mean ± sd and the beats gap, --status counts the seeds, `ship` takes the seed
 // closest to the mean, and results files without seed fields still read. Then end to end
 // through the CLI on the tiny grid: one seed run alone (`experiment row --seed 0`), the grid
-// stopped inside the second seed and resumed, the combined row against its seeds' result.json.
+// stopped inside the second seed and resumed, the combined row against its seeds' result.json;
+// a run held by another live process is skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn } from 'child_process';
+import * as os from 'os';
+import { spawn, spawnSync } from 'child_process';
 import { packageRoot } from '../../src/engine/native';
 import {
   parseGridConfig, withSeeds, readRowResult, writeResults, readResults, gridStatus, formatStatus, shipRows, sampleSd, resultRow,
@@ -138,11 +140,23 @@ test('seeds end to end: one seed alone, the grid stopped in the second seed and 
   const result = (folder: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(root, 'runs', folder, 'result.json'), 'utf8')) as Record<string, unknown>;
 
   assert.match(status(), /^G   gdnsq  not started  2 seeds \(0, 1\)$/m);
+  // A run another live process of this machine holds is skipped (two shells given the same seed);
+  // a holder that is gone does not stop it.
+  const holder = path.join(root, 'runs', 'G', 'running.json');
+  fs.mkdirSync(path.dirname(holder), { recursive: true });
+  fs.writeFileSync(holder, JSON.stringify({ pid: process.pid, host: os.hostname() }));
+  const held = gdnsq(['experiment', 'row', '--row', 'G', '--seed', '0', ...common]);
+  assert.equal(held.status, 0, held.stderr);
+  assert.match(held.stderr, new RegExp(`^G seed 0: running in another process \\(pid ${process.pid}\\), skipped$`, 'm'));
+  assert.doesNotMatch(held.stderr, /==/);
+  assert.match(held.stdout, new RegExp(`^G  gdnsq  in progress  seed 0 running \\(pid ${process.pid}\\), no epoch saved yet, seed 1 not started$`, 'm'));
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+  fs.writeFileSync(holder, JSON.stringify({ pid: gone, host: os.hostname() }));
   // Seed 0 alone (as in a shell of its own): the row's folder; the row is in progress, not in the results.
   const one = gdnsq(['experiment', 'row', '--row', 'G', '--seed', '0', ...common]);
   assert.equal(one.status, 0, one.stderr);
   assert.match(one.stderr, /^== G seed 0 \(gdnsq\) → runs\/G$/m);
-  assert.ok(fs.existsSync(path.join(root, 'runs', 'G', 'result.json')) && !fs.existsSync(path.join(root, 'runs', 'G-seed1')));
+  assert.ok(fs.existsSync(path.join(root, 'runs', 'G', 'result.json')) && !fs.existsSync(path.join(root, 'runs', 'G-seed1')) && !fs.existsSync(holder));
   assert.equal(result('G').command, `gdnsq experiment row --config ${config} --row G --seeds 0,1 --seed 0 --out runs`);
   assert.match(status(), /^G   gdnsq  in progress  seed 0 done \(\d+\.\d\d%\), seed 1 not started$/m);
   assert.deepEqual((JSON.parse(fs.readFileSync(path.join(root, 'runs', 'results.json'), 'utf8')) as { rows: unknown[] }).rows, []);
