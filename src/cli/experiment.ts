@@ -51,7 +51,7 @@ export function registerExperiment(program: Command): void {
   const exp = program.command('experiment').description('run a grid of quantization experiments from a config (resumable)');
   const common = (c: Command): Command => c
     .requiredOption('--config <file>', 'grid config (JSON: teacher, dataset, budget, rows)')
-    .requiredOption('--out <dir>', 'output folder: one subfolder per row, results.json')
+    .requiredOption('--out <dir>', 'output folder: a subfolder per row (<row>-seed<s> for its seeds other than the config seed), results.json')
     .option('--status', 'only say which rows are done, in progress and not started')
     .option('--seeds <list>', "comma-separated training seeds of the selected gdnsq/fixed rows, each a run (default: each row's seeds in the config)", seedList)
     .option('--threads <n>', 'intra-op threads', int('--threads', 1))
