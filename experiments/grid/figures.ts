@@ -5,7 +5,7 @@
 // usage: node dist/experiments/grid/figures.js [GRID_OUT] [RESULTS_DIR]   (runs/grid, experiments/results)
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadGridConfig, readRowResult, rowDir } from '../../src/experiment';
+import { loadGridConfig, readSeedResult, rowDir } from '../../src/experiment';
 import { readRun, writeReport, capacitySpec, renderSvg, writeSvgPng } from '../../src/report';
 
 async function main(): Promise<void> {
@@ -15,7 +15,8 @@ async function main(): Promise<void> {
   const capacity: { label: string; run: ReturnType<typeof readRun> }[] = [];
   for (const row of config.rows) {
     if (row.method !== 'gdnsq' && row.method !== 'fixed') continue;
-    if (!readRowResult(out, row.name)) continue;
+    // A row with several seeds: the report of its run at the config's seed (the row's own folder).
+    if (!readSeedResult(out, row, config.seed, config)) continue;
     const dest = path.join(results, 'rows', row.name);
     fs.mkdirSync(dest, { recursive: true });
     for (const f of ['metrics.jsonl', 'summary.json']) fs.copyFileSync(path.join(rowDir(out, row.name), f), path.join(dest, f));

@@ -4,11 +4,12 @@
 import { Command } from 'commander';
 import * as path from 'path';
 import { setNumThreads, manualSeed } from '../engine';
-import { loadGridConfig, runGrid, gridStatus, formatStatus, selectRows, redrawResults, shipRows } from '../experiment';
+import { InvalidArgumentError } from 'commander';
+import { loadGridConfig, runGrid, gridStatus, formatStatus, selectRows, redrawResults, shipRows, withSeeds, seedText } from '../experiment';
 import { int } from './options';
 
-interface GridCliOptions { config: string; out: string; rows?: string[]; status?: boolean; threads?: number; progress: boolean }
-interface RowCliOptions { config: string; row: string; out: string; status?: boolean; threads?: number; progress: boolean }
+interface GridCliOptions { config: string; out: string; rows?: string[]; seeds?: number[]; seed?: number; status?: boolean; threads?: number; progress: boolean }
+interface RowCliOptions { config: string; row: string; out: string; seeds?: number[]; seed?: number; status?: boolean; threads?: number; progress: boolean }
 
 function onSigterm(): void {
   // The trainer listens for SIGINT between steps; with no training under way, just exit.
@@ -17,7 +18,8 @@ function onSigterm(): void {
 }
 
 async function run(o: GridCliOptions): Promise<void> {
-  const config = loadGridConfig(o.config);
+  const file = loadGridConfig(o.config);
+  const config = o.seeds ? withSeeds(file, o.seeds, o.rows) : file;
   if (o.status) {
     console.log(formatStatus(gridStatus(config, o.out, o.rows)));
     return;
@@ -27,7 +29,7 @@ async function run(o: GridCliOptions): Promise<void> {
   manualSeed(config.seed);
   process.on('SIGTERM', onSigterm);
   try {
-    const r = await runGrid(config, { out: o.out, rows: o.rows, progress: o.progress });
+    const r = await runGrid(config, { out: o.out, rows: o.rows, seed: o.seed, progress: o.progress });
     console.log(formatStatus(gridStatus(config, o.out, o.rows)));
     console.log(`results: ${r.files.map((f) => path.relative(process.cwd(), f)).join(', ')} (+ .md)`);
     if (r.interrupted) process.exit(130);
@@ -37,13 +39,21 @@ async function run(o: GridCliOptions): Promise<void> {
 }
 
 const rowList = (v: string): string[] => v.split(',').map((x) => x.trim()).filter(Boolean);
+function seedList(v: string): number[] {
+  const seeds = v.split(',').map((x) => x.trim());
+  if (!seeds.every((x) => /^\d+$/.test(x)) || new Set(seeds.map(Number)).size !== seeds.length) {
+    throw new InvalidArgumentError(`--seeds must be distinct integers ≥ 0, comma-separated, got '${v}'`);
+  }
+  return seeds.map(Number);
+}
 
 export function registerExperiment(program: Command): void {
   const exp = program.command('experiment').description('run a grid of quantization experiments from a config (resumable)');
   const common = (c: Command): Command => c
     .requiredOption('--config <file>', 'grid config (JSON: teacher, dataset, budget, rows)')
-    .requiredOption('--out <dir>', 'output folder: one subfolder per row, results.json')
+    .requiredOption('--out <dir>', 'output folder: a subfolder per row (<row>-seed<s> for its seeds other than the config seed), results.json')
     .option('--status', 'only say which rows are done, in progress and not started')
+    .option('--seeds <list>', "comma-separated training seeds of the selected gdnsq/fixed rows, each a run (default: each row's seeds in the config)", seedList)
     .option('--threads <n>', 'intra-op threads', int('--threads', 1))
     .option('--no-progress', 'no progress output');
   common(exp.command('grid').description('run every row (or --rows) not yet done; a stopped row continues where it was saved'))
@@ -67,10 +77,12 @@ export function registerExperiment(program: Command): void {
       const config = loadGridConfig(o.config);
       const say = (l: string): void => { process.stderr.write(`${l}\n`); };
       for (const m of shipRows(config, { out: o.out, models: o.models, rows: o.rows, finishedOnly: !!o.finished, say })) {
-        console.log(`${m.setting}: ${path.relative(process.cwd(), m.file)}, ${path.relative(process.cwd(), m.card)}`);
+        const seed = m.seed === undefined ? '' : ` (${seedText(m.seed, m.row!)})`;
+        console.log(`${m.setting}: ${path.relative(process.cwd(), m.file)}, ${path.relative(process.cwd(), m.card)}${seed}`);
       }
     });
-  common(exp.command('row').description('run (or continue) one row'))
+  common(exp.command('row').description('run (or continue) one row: all its seeds, or with --seed one of them (seeds of a row can run in parallel shells)'))
     .requiredOption('--row <name>', 'the row name')
+    .option('--seed <n>', "run only this one of the row's seeds", int('--seed', 0))
     .action((o: RowCliOptions) => run({ ...o, rows: [o.row] }));
 }

@@ -29,7 +29,17 @@ export interface DatasetConfig {
 /** A row's options: quantize() options and train.finetune() settings, by their library names. */
 export type RowOptions = Record<string, unknown> & { wBits?: number; aBits?: number };
 
-export interface RowConfig { name: string; method: RowMethod; options: RowOptions; budget: Budget }
+export interface RowConfig {
+  name: string;
+  method: RowMethod;
+  options: RowOptions;
+  budget: Budget;
+  /**
+   * The training seeds the row runs, each a separate run (default: the config's `seed`); the
+   * row's top-1 is their mean. FP and PTQ rows are deterministic: always `[config.seed]`.
+   */
+  seeds: number[];
+}
 
 export interface Compare {
   /** Largest allowed top-1 drop in points against the FP row, per setting. */
@@ -65,6 +75,8 @@ const str: Check = (v) => (typeof v === 'string' && v.length > 0 ? null : 'must 
 const oneOf = (values: readonly string[]): Check => (v) => (typeof v === 'string' && values.includes(v) ? null : `must be one of ${values.join(', ')}`);
 const strings: Check = (v) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? null : 'must be an array of strings');
 const object: Check = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? null : 'must be an object');
+const seedList: Check = (v) => (Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 0) && new Set(v).size === v.length
+  ? null : 'must be a non-empty array of distinct integers ≥ 0');
 const meanBudget: Check = (v) => {
   if (object(v)) return 'must be an object {wBits?, aBits?, maxBits?}';
   try { checkMeanBudget(v as MeanBudget, 'it'); return null; } catch (e) { return `is not a mean bit-width budget: ${(e as Error).message}`; }
@@ -92,6 +104,11 @@ const TOP_KEYS: Record<string, Check> = {
   title: str, teacher: str, seed: int(0), results: str, dataset: object, budget: object, compare: object, rows: () => null,
 };
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+// `<row>-seed<s>` is the folder of seed s of a row (row.ts), so no row may be named like one.
+const SEED_FOLDER = /-seed\d+$/;
+
+/** Rows that train: only these take several seeds. */
+export const isTrainingRow = (r: { method: RowMethod }): boolean => r.method === 'gdnsq' || r.method === 'fixed';
 
 export class ConfigError extends Error {}
 
@@ -135,13 +152,15 @@ function parseCompare(v: unknown, where: string): Compare {
   return { goals: numberMap(o.goals ?? {}, `${where}.goals`), beats, paper };
 }
 
-function parseRow(v: unknown, i: number, budget: Budget): RowConfig {
+function parseRow(v: unknown, i: number, budget: Budget, seed: number): RowConfig {
   const label = object(v) === null && typeof (v as { name?: unknown }).name === 'string' ? ` (${(v as { name: string }).name})` : '';
   const where = `rows[${i}]${label}`;
-  const o = fields(v, where, { name: str, method: oneOf(ROW_METHODS), options: object, budget: object }, ['name', 'method']);
+  const o = fields(v, where, { name: str, method: oneOf(ROW_METHODS), options: object, budget: object, seeds: seedList }, ['name', 'method']);
   const name = o.name as string;
   if (!NAME.test(name)) throw new ConfigError(`${where}.name must be letters, digits, '.', '_' or '-' (it names the row's folder), got ${show(name)}`);
+  if (SEED_FOLDER.test(name)) throw new ConfigError(`${where}.name must not end in '-seed<n>' (that names the folder of a row's seed run), got ${show(name)}`);
   const method = o.method as RowMethod;
+  if (o.seeds !== undefined && !isTrainingRow({ method })) throw new ConfigError(`${where}.seeds: ${method === 'fp' ? 'an' : 'a'} ${method} row does not train, it is deterministic and runs once (at the config's seed)`);
   const allowed = method === 'fp' ? {} : method === 'ptq' ? { ...QUANTIZE_KEYS, ...CALIB_KEYS } : { ...QUANTIZE_KEYS, ...FINETUNE_KEYS, ...CALIB_KEYS };
   if (method === 'fp' && o.options !== undefined && Object.keys(o.options as object).length) {
     throw new ConfigError(`${where}.options: an fp row evaluates the teacher and takes no options`);
@@ -153,7 +172,7 @@ function parseRow(v: unknown, i: number, budget: Budget): RowConfig {
   }
   const options = fields(o.options ?? {}, `${where}.options`, allowed, method === 'fp' ? [] : ['wBits', 'aBits']) as RowOptions;
   const over = fields(o.budget ?? {}, `${where}.budget`, BUDGET_KEYS) as Partial<Budget>;
-  return { name, method, options, budget: { ...budget, ...over } };
+  return { name, method, options, budget: { ...budget, ...over }, seeds: (o.seeds as number[] | undefined) ?? [seed] };
 }
 
 /** Parses a config object; `file` names it in errors and anchors its relative paths. */
@@ -165,7 +184,7 @@ export function parseGridConfig(raw: unknown, file: string): GridConfig {
     const ds = fields(o.dataset, 'dataset', DATASET_KEYS, ['name']) as unknown as DatasetConfig;
     const budget = fields(o.budget, 'budget', BUDGET_KEYS, ['epochs', 'batchSize']) as unknown as Budget;
     if (!Array.isArray(o.rows) || o.rows.length === 0) throw new ConfigError(`rows must be a non-empty array, got ${show(o.rows)}`);
-    const rows = o.rows.map((r, i) => parseRow(r, i, budget));
+    const rows = o.rows.map((r, i) => parseRow(r, i, budget, (o.seed as number | undefined) ?? 0));
     const seen = new Set<string>();
     for (const r of rows) {
       if (seen.has(r.name)) throw new ConfigError(`rows: the name '${r.name}' is used twice`);
@@ -196,6 +215,17 @@ export function loadGridConfig(file: string): GridConfig {
     throw new ConfigError(`${path.basename(file)}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
   return parseGridConfig(raw, file);
+}
+
+/**
+ * The config with the seeds of the training rows among `names` (all when undefined) set to
+ * `seeds` (`gdnsq experiment grid --seeds 0,1,2`); FP and PTQ rows keep their one run.
+ */
+export function withSeeds(config: GridConfig, seeds: number[], names?: string[]): GridConfig {
+  const err = seedList(seeds);
+  if (err) throw new ConfigError(`seeds ${err}, got ${show(seeds)}`);
+  const selected = new Set(selectRows(config, names).map((r) => r.name));
+  return { ...config, rows: config.rows.map((r) => (selected.has(r.name) && isTrainingRow(r) ? { ...r, seeds: [...seeds] } : r)) };
 }
 
 /** The rows named in `names` (all when undefined), in config order; unknown names are errors. */

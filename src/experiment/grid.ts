@@ -1,45 +1,56 @@
-// The experiment runner (`gdnsq experiment grid`): every row of a config in order, each in its
-// own folder under `out`. Finished rows (their result.json exists) are skipped, a stopped
-// training row continues from its resume state, and after each row the results JSON and its
-// Markdown table are rewritten, so the grid can be stopped at any moment and started again.
+// The experiment runner (`gdnsq experiment grid`): every row of a config in order, each seed
+// of a row in its own folder under `out` (row.ts). Finished runs (their result.json exists) are
+// skipped, a stopped training run continues from its resume state, and after each run the
+// results JSON and its Markdown table are rewritten (a row enters them once all its seeds are
+// finished), so the grid can be stopped at any moment and started again.
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadSafetensorsMetadata } from '../engine';
-import { GridConfig, RowConfig, selectRows } from './config';
+import { GridConfig, RowConfig, isTrainingRow, selectRows } from './config';
 import { GridData, loadGridData } from './grid-data';
-import { readRowResult, rowDir, runRow } from './row';
+import { readRowResult, readSeedResult, runLabel, runSeed, runningIn, seedDir, singleRun } from './row';
 import { Results, mergeResults, readResults, writeJsonAtomic } from './results';
 import { resultsMarkdown } from './results-markdown';
 import { gridSpec, renderSvg, writeSvgPng } from '../report';
 
 const rel = (p: string): string => path.relative(process.cwd(), path.resolve(p)) || '.';
 
-/** The command that runs one row of the config (paths relative to the working directory). */
-export function rowCommand(config: GridConfig, name: string, out: string): string {
-  return `gdnsq experiment row --config ${rel(config.file)} --row ${name} --out ${rel(out)}`;
-}
-
 export type RowState = 'done' | 'in progress' | 'not started';
 export interface RowStatus { name: string; method: string; state: RowState; detail: string }
 
-function progressOf(dir: string): string | null {
+function progressOf(dir: string, withStep = true): string | null {
   const file = path.join(dir, 'resume.safetensors');
-  if (!fs.existsSync(file)) return fs.existsSync(path.join(dir, 'summary.json')) ? 'trained, result not written' : null;
+  const pid = runningIn(dir);
+  if (!fs.existsSync(file)) return fs.existsSync(path.join(dir, 'summary.json')) ? 'trained, result not written' : pid !== null ? `running (pid ${pid}), no epoch saved yet` : null;
   const meta = loadSafetensorsMetadata(file);
   const trainer = JSON.parse(meta.trainer ?? '{}') as { epoch?: number; step?: number };
   const card = JSON.parse(meta.gdnsq ?? '{}') as { finetune?: { epochs?: number } };
-  return `epoch ${trainer.epoch ?? '?'}/${card.finetune?.epochs ?? '?'} saved (step ${trainer.step ?? '?'})`;
+  return `epoch ${trainer.epoch ?? '?'}/${card.finetune?.epochs ?? '?'} saved${withStep ? ` (step ${trainer.step ?? '?'})` : ''}${pid !== null ? `, running (pid ${pid})` : ''}`;
 }
+
+const pm = (r: { top1: number; top1_sd?: number; top1_seeds?: number[] }): string =>
+  r.top1_seeds && r.top1_seeds.length > 1 ? `${(100 * r.top1).toFixed(2)} ± ${(100 * (r.top1_sd ?? 0)).toFixed(2)}% over ${r.top1_seeds.length} seeds` : `${(100 * r.top1).toFixed(2)}%`;
 
 export function gridStatus(config: GridConfig, out: string, names?: string[]): RowStatus[] {
   return selectRows(config, names).map((r: RowConfig) => {
-    const done = readRowResult(out, r.name);
+    const done = readRowResult(out, r, config);
     if (done) {
       const bits = done.method === 'fp' ? '' : `, ${done.converged ? 'converged' : 'NOT converged'}`;
-      return { name: r.name, method: r.method, state: 'done', detail: `top-1 ${(100 * done.top1).toFixed(2)}%${bits}, ${done.wall_s.toFixed(0)} s` };
+      return { name: r.name, method: r.method, state: 'done', detail: `top-1 ${pm(done)}${bits}, ${done.wall_s.toFixed(0)} s` };
     }
-    const p = progressOf(rowDir(out, r.name));
-    return p ? { name: r.name, method: r.method, state: 'in progress', detail: p } : { name: r.name, method: r.method, state: 'not started', detail: '' };
+    if (singleRun(r, config)) {
+      const p = progressOf(seedDir(out, r.name, config.seed, config.seed));
+      return p ? { name: r.name, method: r.method, state: 'in progress', detail: p } : { name: r.name, method: r.method, state: 'not started', detail: '' };
+    }
+    // Several seeds: each one's state (a row with none started is not started).
+    let started = false;
+    const seeds = r.seeds.map((s) => {
+      const res = readSeedResult(out, r, s, config);
+      const p = res ? null : progressOf(seedDir(out, r.name, s, config.seed), false);
+      if (res || p) started = true;
+      return `seed ${s} ${res ? `done (${(100 * res.top1).toFixed(2)}%)` : p ?? 'not started'}`;
+    });
+    return { name: r.name, method: r.method, state: started ? 'in progress' : 'not started', detail: started ? seeds.join(', ') : `${r.seeds.length} seeds (${r.seeds.join(', ')})` };
   });
 }
 
@@ -59,11 +70,11 @@ export const SIZE_NOTE = 'Size: bytes of the deployable file — for quantized r
 
 /** Merges every finished row under `out` (none when null) into `file` and writes the Markdown beside it. */
 export function writeResults(config: GridConfig, out: string | null, file: string): Results {
-  const done = out === null ? [] : config.rows.map((r) => readRowResult(out, r.name)).filter((r) => r !== null);
+  const done = out === null ? [] : config.rows.map((r) => readRowResult(out, r, config)).filter((r) => r !== null);
   const results = mergeResults(readResults(file), done, config.rows.map((r) => r.name));
   writeJsonAtomic(file, results);
   const md = resultsMarkdown(results, {
-    title: config.title, compare: config.compare, sizeNote: SIZE_NOTE,
+    title: config.title, compare: config.compare, sizeNote: SIZE_NOTE, configSeed: config.seed,
     source: `Rows from \`gdnsq experiment grid --config ${rel(config.file)}\`; each row's \`command\` reruns it. Top-1 on the test split, ` +
       'checkpoint selected on the validation split; Δ against the FP row.',
   });
@@ -91,43 +102,78 @@ export interface GridRunOptions {
   out: string;
   /** Only these rows (default: all). */
   rows?: string[];
+  /** Only this seed of the selected rows (it must be one of each row's seeds): rows run in parallel shells. */
+  seed?: number;
   progress?: boolean;
   say?(line: string): void;
 }
 
 export interface GridOutcome {
+  /** Rows of which at least one seed's run ran (or continued) to its end. */
   ran: string[];
+  /** Rows whose runs (of `seed`, when given) were all finished already. */
   skipped: string[];
   /** The row that was stopped, if one was. */
   interrupted: string | null;
+  /** Runs (`W1A1 seed 1`) skipped because another process of this machine was training them. */
+  busy: string[];
   /** The results files written: <out>/results.json and the config's results file, if it names one (each with its .md, .svg and .png). */
   files: string[];
 }
 
+const summaryLine = (label: string, r: { top1: number; top1_sd?: number; top1_seeds?: number[]; converged: boolean; wall_s: number }): string =>
+  `${label}: top-1 ${pm(r)}, converged ${r.converged}, ${r.wall_s} s`;
+
 export async function runGrid(config: GridConfig, o: GridRunOptions): Promise<GridOutcome> {
   const rows = selectRows(config, o.rows);
+  if (o.seed !== undefined) {
+    const bad = rows.find((r) => !r.seeds.includes(o.seed!));
+    if (bad) {
+      throw new Error(isTrainingRow(bad)
+        ? `--seed ${o.seed} is not one of row ${bad.name}'s seeds (${bad.seeds.join(', ')}); name them with --seeds`
+        : `row ${bad.name} (${bad.method}) is deterministic: it runs once, at seed ${config.seed}`);
+    }
+  }
   const say = o.say ?? ((l: string) => process.stderr.write(`${l}\n`));
   const files = [path.join(o.out, 'results.json'), ...(config.results ? [config.results] : [])];
-  const outcome: GridOutcome = { ran: [], skipped: [], interrupted: null, files };
+  const outcome: GridOutcome = { ran: [], skipped: [], interrupted: null, busy: [], files };
   let data: GridData | null = null;
   try {
-    for (const row of rows) {
-      if (readRowResult(o.out, row.name)) {
+    rows: for (const row of rows) {
+      const seeds = o.seed === undefined ? row.seeds : [o.seed];
+      if (seeds.every((s) => readSeedResult(o.out, row, s, config))) {
         outcome.skipped.push(row.name);
-        say(`${row.name}: done, skipped`);
+        say(`${o.seed === undefined || singleRun(row, config) ? row.name : runLabel(row, o.seed, config)}: done, skipped`);
         continue;
       }
-      data ??= loadGridData(config);
-      say(`== ${row.name} (${row.method}) → ${rowDir(rel(o.out), row.name)}`);
-      const r = await runRow(row, { config, data, out: o.out, command: rowCommand(config, row.name, o.out), progress: o.progress, say });
-      if (r.interrupted) {
-        outcome.interrupted = row.name;
-        say(`${row.name}: stopped; its state is saved, run the same command again to continue`);
-        break;
+      for (const seed of seeds) {
+        const label = runLabel(row, seed, config);
+        if (readSeedResult(o.out, row, seed, config)) { say(`${label}: done, skipped`); continue; }
+        const busy = runningIn(seedDir(o.out, row.name, seed, config.seed));
+        if (busy !== null) {
+          outcome.busy.push(label);
+          say(`${label}: running in another process (pid ${busy}), skipped`);
+          continue;
+        }
+        data ??= loadGridData(config);
+        say(`== ${label} (${row.method}) → ${seedDir(rel(o.out), row.name, seed, config.seed)}`);
+        const r = await runSeed(row, seed, { config, data, out: o.out, progress: o.progress, say });
+        if (r.runningIn !== undefined) {
+          outcome.busy.push(label);
+          say(`${label}: running in another process (pid ${r.runningIn}), skipped`);
+          continue;
+        }
+        if (r.interrupted) {
+          outcome.interrupted = row.name;
+          say(`${label}: stopped; its state is saved, run the same command again to continue`);
+          break rows;
+        }
+        if (!outcome.ran.includes(row.name)) outcome.ran.push(row.name);
+        say(summaryLine(label, r.result!));
+        await redrawResults(config, o.out, files);
       }
-      outcome.ran.push(row.name);
-      say(`${row.name}: top-1 ${(100 * r.result!.top1).toFixed(2)}%, converged ${r.result!.converged}, ${r.result!.wall_s} s`);
-      await redrawResults(config, o.out, files);
+      const combined = singleRun(row, config) ? null : readRowResult(o.out, row, config);
+      if (combined) say(summaryLine(row.name, combined));
     }
   } finally {
     data?.teacher.dispose();

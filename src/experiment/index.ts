@@ -4,7 +4,9 @@ export * from './config';
 export { ptq, PtqOptions, PtqResult } from './ptq';
 export { loadGridData, GridData } from './grid-data';
 export { ResultRow, Results, readResults, mergeResults, resultRow, writeJsonAtomic } from './results';
-export { resultsMarkdown, checkGoals, GoalCheck, MarkdownOptions } from './results-markdown';
-export { runRow, readRowResult, rowDir, trainingOptions, RowRunOptions, RowOutcome, RESULT_FILE } from './row';
-export { runGrid, gridStatus, formatStatus, writeResults, writeResultsPlot, redrawResults, rowCommand, GridRunOptions, GridOutcome, RowStatus, RowState, SIZE_NOTE } from './grid';
-export { shipRows, shippedName, modelCard, ShipOptions, ShippedModel } from './ship';
+export { resultsMarkdown, checkGoals, seedsNote, GoalCheck, MarkdownOptions } from './results-markdown';
+export {
+  runRow, runSeed, runningIn, RUNNING_FILE, readRowResult, readSeedResult, combineSeeds, sampleSd, rowDir, seedDir, singleRun, rowCommand, trainingOptions, RowRunOptions, RowOutcome, RESULT_FILE,
+} from './row';
+export { runGrid, gridStatus, formatStatus, writeResults, writeResultsPlot, redrawResults, GridRunOptions, GridOutcome, RowStatus, RowState, SIZE_NOTE } from './grid';
+export { shipRows, shippedName, modelCard, representativeSeed, seedText, ShipOptions, ShippedModel } from './ship';

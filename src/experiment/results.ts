@@ -1,5 +1,6 @@
 // The results file of a grid: `{"rows":[{setting, method, top1, converged, wbits_max,
-// abits_max, epochs, wall_s, command, model_bytes}, …]}`, one entry per setting. A finished
+// abits_max, epochs, wall_s, command, model_bytes[, wbits_mean, abits_mean][, seeds,
+// top1_seeds, top1_sd]}, …]}`, one entry per setting. A finished
 // row is merged in (replacing the entry of the same setting) and the rows are kept in the
 // config's order, so reruns and partial grids update the file in place.
 import * as fs from 'fs';
@@ -32,11 +33,26 @@ export interface ResultRow {
    */
   wbits_mean?: number;
   abits_mean?: number;
+  /**
+   * A row run with several seeds (or another seed than the config's): its seeds, each seed's
+   * top-1 in that order and their sample standard deviation (n − 1; 0 for one seed). `top1` is
+   * then the mean over the seeds. Absent for a row run once at the config's seed.
+   */
+  seeds?: number[];
+  top1_seeds?: number[];
+  top1_sd?: number;
 }
 
 export interface Results { rows: ResultRow[] }
 
-const OPTIONAL = ['wbits_mean', 'abits_mean'] as const;
+const OPTIONAL = ['wbits_mean', 'abits_mean', 'seeds', 'top1_seeds', 'top1_sd'] as const;
+const OPTIONAL_CHECKS: Record<(typeof OPTIONAL)[number], [(v: unknown) => boolean, string]> = {
+  wbits_mean: [(v) => typeof v === 'number', 'a number'],
+  abits_mean: [(v) => typeof v === 'number', 'a number'],
+  seeds: [(v) => Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 0), 'a non-empty array of integers ≥ 0'],
+  top1_seeds: [(v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number'), 'a non-empty array of numbers'],
+  top1_sd: [(v) => typeof v === 'number' && v >= 0, 'a number ≥ 0'],
+};
 const FIELDS: Record<Exclude<keyof ResultRow, (typeof OPTIONAL)[number]>, string> = {
   setting: 'string', method: 'string', top1: 'number', converged: 'boolean', wbits_max: 'number', abits_max: 'number',
   epochs: 'number', wall_s: 'number', command: 'string', model_bytes: 'number',
@@ -51,8 +67,14 @@ export function resultRow(x: Record<string, unknown>, where: string): ResultRow 
   }
   for (const k of OPTIONAL) {
     if (x[k] === undefined) continue;
-    if (typeof x[k] !== 'number') throw new Error(`${where}: field '${k}' must be a number, got ${JSON.stringify(x[k])}`);
+    const [ok, what] = OPTIONAL_CHECKS[k];
+    if (!ok(x[k])) throw new Error(`${where}: field '${k}' must be ${what}, got ${JSON.stringify(x[k])}`);
     out[k] = x[k];
+  }
+  const seeds = ['seeds', 'top1_seeds', 'top1_sd'].filter((k) => out[k] !== undefined);
+  if (seeds.length !== 0 && seeds.length !== 3) throw new Error(`${where}: fields 'seeds', 'top1_seeds' and 'top1_sd' go together, got only ${seeds.map((k) => `'${k}'`).join(', ')}`);
+  if (seeds.length && (out.seeds as number[]).length !== (out.top1_seeds as number[]).length) {
+    throw new Error(`${where}: 'top1_seeds' must have one value per seed (${(out.seeds as number[]).length}), got ${(out.top1_seeds as number[]).length}`);
   }
   return out as unknown as ResultRow;
 }

@@ -1,12 +1,17 @@
 // The results grid as one picture: test top-1 against the bit-width setting for each method
 // (GDNSQ, the PTQ and fixed-bit baselines; ablations as single points), the FP teacher as a
-// rule, and the deployable model size of each setting in KiB as bars on a second axis.
+// rule, and the deployable model size of each setting in KiB as bars on a second axis. A row run
+// with several seeds is drawn at its mean with an error bar of ± one sample sd.
 // Pure: result rows in, spec out (the experiment layer passes its results file's rows).
 import type { TopLevelSpec } from 'vega-lite';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 
-export interface GridPlotRow { setting: string; method: string; top1: number; model_bytes: number | null; converged: boolean }
+export interface GridPlotRow {
+  setting: string; method: string; top1: number; model_bytes: number | null; converged: boolean;
+  /** Rows run with several seeds: top1 is their mean, top1_sd the sample sd. */
+  top1_seeds?: number[]; top1_sd?: number;
+}
 
 // Settings from most to fewest bits; anything else goes after them in file order.
 const ORDER = ['W8A8', 'W4A4', 'W3A3', 'W2A2', 'W1A32', 'W1A1'];
@@ -31,8 +36,13 @@ export function gridSpec(rows: GridPlotRow[], title = 'Accuracy against bit-widt
     const { base, variant } = split(r.setting);
     const series = METHODS[r.method] ?? r.method;
     const ablation = r.method === 'gdnsq' && variant !== null;
-    return { setting: base, row: r.setting, series: ablation ? `GDNSQ ablation: ${variant}` : series, line: !ablation, top1: 100 * r.top1, converged: r.converged ? 'yes' : 'no' };
+    const n = r.top1_seeds?.length ?? 1, sd = n > 1 ? 100 * (r.top1_sd ?? 0) : 0;
+    return {
+      setting: base, row: r.setting, series: ablation ? `GDNSQ ablation: ${variant}` : series, line: !ablation, top1: 100 * r.top1, converged: r.converged ? 'yes' : 'no',
+      seeds: n, sd, lo: 100 * r.top1 - sd, hi: 100 * r.top1 + sd,
+    };
   });
+  const withSeeds = points.some((p) => p.seeds > 1);
   const seriesNames = [...new Set(points.map((p) => p.series))];
   const palette = ['#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#d62728'];
   const colors = seriesNames.map((s, i) => COLORS[s] ?? palette[i % palette.length]);
@@ -69,10 +79,22 @@ export function gridSpec(rows: GridPlotRow[], title = 'Accuracy against bit-widt
     ...(filter ? { transform: [{ filter }] } : {}),
     layer: [
       { transform: [{ filter: 'datum.line' }], mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y: { field: 'top1', type: 'quantitative', scale: yScale }, color } },
+      // Error bars (mean ± sd) of the rows with several seeds, under their points, capped by ticks.
+      ...(withSeeds ? [true, false].flatMap((main) => {
+        const at = { x, ...(main ? {} : { xOffset: { value: 16 } }) };
+        const seeded = { filter: `datum.seeds > 1 && ${main ? 'datum.line' : '!datum.line'}` };
+        return [
+          { transform: [seeded], mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { ...at, y: { field: 'lo', type: 'quantitative', scale: yScale }, y2: { field: 'hi' }, color } },
+          ...['lo', 'hi'].map((end) => ({ transform: [seeded], mark: { type: 'tick', orient: 'horizontal', size: 10, thickness: 1.5 }, encoding: { ...at, y: { field: end, type: 'quantitative', scale: yScale }, color } })),
+        ];
+      }) : []),
       ...[true, false].map((main) => ({
         transform: [{ filter: main ? 'datum.line' : '!datum.line' }],
         mark: { type: 'point', filled: true, size: 70 },
-        encoding: { x, ...(main ? {} : { xOffset: { value: 16 } }), y: { field: 'top1', type: 'quantitative', title: 'test top-1 (%)', scale: yScale }, color, shape, tooltip: [{ field: 'row' }, { field: 'top1', format: '.2f' }, { field: 'converged' }] },
+        encoding: {
+          x, ...(main ? {} : { xOffset: { value: 16 } }), y: { field: 'top1', type: 'quantitative', title: 'test top-1 (%)', scale: yScale }, color, shape,
+          tooltip: [{ field: 'row' }, { field: 'top1', format: '.2f' }, ...(withSeeds ? [{ field: 'sd', format: '.2f' }, { field: 'seeds' }] : []), { field: 'converged' }],
+        },
       })),
       ...(fp && withFp ? [
         { data: { values: [{ y: 100 * fp.top1 }] }, mark: { type: 'rule', strokeDash: [6, 4], color: '#333' }, encoding: { y: { field: 'y', type: 'quantitative', scale: yScale } } },
@@ -94,7 +116,11 @@ export function gridSpec(rows: GridPlotRow[], title = 'Accuracy against bit-widt
     : [];
   return {
     $schema: SCHEMA,
-    title: { text: title, subtitle: 'points: test top-1 of each row (left axis); bars: deployable size of the setting (right axis)' },
+    title: {
+      text: title,
+      // A second line, not a longer first one: the title's estimated text width sets the figure's.
+      subtitle: ['points: test top-1 of each row (left axis); bars: deployable size of the setting (right axis)', ...(withSeeds ? ['a row with several seeds: their mean, error bar ± 1 sample sd'] : [])],
+    },
     hconcat: [overview, ...zoom],
     resolve: { scale: { color: 'shared', shape: 'shared' } },
   } as TopLevelSpec;

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { packageRoot } from '../../src/engine/native';
-import { parseGridConfig, loadGridConfig, selectRows, trainingOptions } from '../../src/experiment';
+import { parseGridConfig, loadGridConfig, selectRows, trainingOptions, withSeeds } from '../../src/experiment';
 import { planDescent } from '../../src/quant';
 import { plannedQuantizerLr } from '../../src/train';
 
@@ -64,6 +64,30 @@ test('parsed config: paths relative to the config file, budgets merged, rows sel
   assert.throws(() => selectRows(c, ['G', 'Q']), { message: "no row named 'Q' in grid.json (rows: P, G)" });
 });
 
+test('seeds: a training row may list its seeds (distinct integers ≥ 0), default the config seed; --seeds overrides the selected training rows', () => {
+  const G = (seeds: unknown): Cfg => withRow(1, { name: 'G', method: 'gdnsq', options: { wBits: 2, aBits: 2 }, seeds });
+  const must = 'must be a non-empty array of distinct integers ≥ 0';
+  assert.equal(err(G([])), `grid.json: rows[1] (G).seeds ${must}, got []`);
+  assert.equal(err(G([0, 1, 1])), `grid.json: rows[1] (G).seeds ${must}, got [0,1,1]`);
+  assert.equal(err(G([0, -1])), `grid.json: rows[1] (G).seeds ${must}, got [0,-1]`);
+  assert.equal(err(G([0, 1.5])), `grid.json: rows[1] (G).seeds ${must}, got [0,1.5]`);
+  assert.equal(err(G('0,1')), `grid.json: rows[1] (G).seeds ${must}, got "0,1"`);
+  assert.equal(err(G(2)), `grid.json: rows[1] (G).seeds ${must}, got 2`);
+  assert.equal(err(withRow(0, { name: 'P', method: 'ptq', options: { wBits: 2, aBits: 2 }, seeds: [0, 1] })),
+    "grid.json: rows[0] (P).seeds: a ptq row does not train, it is deterministic and runs once (at the config's seed)");
+  assert.equal(err(withRow(0, { name: 'FP', method: 'fp', seeds: [0] })), "grid.json: rows[0] (FP).seeds: an fp row does not train, it is deterministic and runs once (at the config's seed)");
+  // `<row>-seed<s>` is a seed's folder.
+  assert.equal(err(withRow(0, { name: 'G-seed1', method: 'fp' })), "grid.json: rows[0] (G-seed1).name must not end in '-seed<n>' (that names the folder of a row's seed run), got \"G-seed1\"");
+
+  const c = parseGridConfig({ ...G([2, 0, 1]), seed: 7, rows: [...G([2, 0, 1]).rows as unknown[], { name: 'F', method: 'fixed', options: { wBits: 1, aBits: 1 } }] }, '/x/grid.json');
+  // In the order given; the default is the config's seed, for every row.
+  assert.deepEqual(c.rows.map((r) => [r.name, r.seeds]), [['P', [7]], ['G', [2, 0, 1]], ['F', [7]]]);
+  assert.deepEqual(withSeeds(c, [0, 1]).rows.map((r) => [r.name, r.seeds]), [['P', [7]], ['G', [0, 1]], ['F', [0, 1]]]);
+  assert.deepEqual(withSeeds(c, [3], ['P', 'F']).rows.map((r) => [r.name, r.seeds]), [['P', [7]], ['G', [2, 0, 1]], ['F', [3]]]);
+  assert.throws(() => withSeeds(c, [1, 1]), { message: 'seeds must be a non-empty array of distinct integers ≥ 0, got [1,1]' });
+  assert.throws(() => withSeeds(c, [1], ['Q']), { message: "no row named 'Q' in grid.json (rows: P, G, F)" });
+});
+
 test('trainingOptions: fixed rows start at the target with LSQ steps and LSQ activation init; row options win', () => {
   const row = (method: string, options: Record<string, unknown>) => parseGridConfig(withRow(1, { name: 'G', method, options }), '/x/grid.json').rows[1];
   assert.deepEqual(trainingOptions(row('fixed', { wBits: 2, aBits: 2 })), {
@@ -84,6 +108,12 @@ for (const [file, epochs] of [['fashion-mnist-resnet20.json', 10], ['fashion-mni
   const settings = ['W4A4', 'W3A3', 'W2A2', 'W1A32', 'W1A1'];
   assert.deepEqual(names, ['FP', ...settings, ...settings.map((s) => `${s}-ptq`), 'W2A2-fixed', 'W1A1-fixed',
     'W2A2-labels', 'W2A2-no-anneal', 'W2A2-no-gradual', 'W2A2-aewgs', 'W2A2-mixed'].sort());
+  // Three seeds on the rows the GDNSQ-against-fixed comparisons rest on; one run elsewhere.
+  if (file === 'fashion-mnist-resnet20.json') {
+    assert.deepEqual(c.rows.filter((r) => r.seeds.length > 1).map((r) => [r.name, r.seeds]),
+      [['W2A2-fixed', [0, 1, 2]], ['W1A1-fixed', [0, 1, 2]], ['W2A2', [0, 1, 2]], ['W1A1', [0, 1, 2]]]);
+  }
+  assert.ok(c.rows.every((r) => r.seeds.length > 1 || (r.seeds.length === 1 && r.seeds[0] === c.seed)));
   // The mixed row: the same size budget as W2A2, as means.
   assert.deepEqual(c.rows.find((r) => r.name === 'W2A2-mixed')!.options, { wBits: 2, aBits: 2, budget: { wBits: 2, aBits: 2 } });
   assert.ok(fs.existsSync(c.teacher));
@@ -111,6 +141,16 @@ test('CLI: a bad config or row name is one line and exit 1', () => {
     const s = spawnSync(process.execPath, [bin, 'experiment', 'row', '--config', file, '--row', 'Q', '--out', path.join(dir, 'out')], { encoding: 'utf8' });
     assert.equal(s.status, 1);
     assert.equal(s.stderr, "gdnsq: no row named 'Q' in grid.json (rows: P, G)\n");
+    // --seed names one of the row's seeds (--seeds may set them); FP and PTQ rows run once.
+    const seedErr = (args: string[]): string => {
+      const x = spawnSync(process.execPath, [bin, 'experiment', 'row', '--config', file, '--out', path.join(dir, 'out'), ...args], { encoding: 'utf8' });
+      assert.equal(x.status, 1, x.stderr);
+      return x.stderr;
+    };
+    assert.equal(seedErr(['--row', 'G', '--seed', '1']), "gdnsq: --seed 1 is not one of row G's seeds (0); name them with --seeds\n");
+    assert.equal(seedErr(['--row', 'P', '--seed', '1', '--seeds', '0,1']), 'gdnsq: row P (ptq) is deterministic: it runs once, at seed 0\n');
+    assert.match(seedErr(['--row', 'G', '--seeds', '0,0']), /^error: option '--seeds <list>' argument '0,0' is invalid\. --seeds must be distinct integers ≥ 0, comma-separated, got '0,0'\n/);
+    assert.match(seedErr(['--row', 'G', '--seeds', '0,-1']), /--seeds must be distinct integers ≥ 0, comma-separated, got '0,-1'\n/);
     fs.writeFileSync(file, '{"rows": [');
     const t = spawnSync(process.execPath, [bin, 'experiment', 'grid', '--config', file, '--out', path.join(dir, 'out'), '--status'], { encoding: 'utf8' });
     assert.equal(t.status, 1);

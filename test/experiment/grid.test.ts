@@ -7,46 +7,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn, spawnSync } from 'child_process';
-import { manualSeed } from '../../src/engine';
-import { packageRoot } from '../../src/engine/native';
-import { createModel } from '../../src/models';
-import { saveModelFile, MetricsLog } from '../../src/train';
-import { idxBytes, writeFile, tmpDir } from '../data/files';
+import { spawn } from 'child_process';
+import { MetricsLog } from '../../src/train';
+import { tmpDir } from '../data/files';
+import { bin, env, cli, writeTinyTeacherAndData, writeTinyConfig } from './tiny-grid';
 
-const bin = path.join(packageRoot, 'bin', 'gdnsq');
 const dir = tmpDir();
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-const env = { ...process.env, GDNSQ_THREADS: '1' };
-const gdnsq = (args: string[]): { status: number | null; stdout: string; stderr: string } =>
-  spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env, cwd: dir });
-
-// 4 classes of 8×8 images: class k is a bright bar on row 2k, plus noise from a fixed LCG.
-function images(n: number, seed: number): { x: Uint8Array; y: Uint8Array } {
-  let s = seed >>> 0;
-  const r = (): number => { s = (Math.imul(s, 22695477) + 1) >>> 0; return (s >>> 8) / 2 ** 24; };
-  const x = new Uint8Array(n * 64), y = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 4;
-    for (let j = 0; j < 64; j++) x[i * 64 + j] = Math.round((Math.floor(j / 8) === 2 * y[i] ? 180 : 40) + 70 * r());
-  }
-  return { x, y };
-}
+const gdnsq = (args: string[]): { status: number | null; stdout: string; stderr: string } => cli(dir, args);
 
 function setup(): string {
-  const data = path.join(dir, 'data');
-  for (const [name, n, seed] of [['train', 440, 1], ['t10k', 60, 2]] as const) {
-    const d = images(n, seed);
-    writeFile(data, `${name}-images-idx3-ubyte`, idxBytes(0x803, [n, 8, 8], d.x));
-    writeFile(data, `${name}-labels-idx1-ubyte`, idxBytes(0x801, [n], d.y));
-  }
-  manualSeed(0);
-  const m = createModel('smallcnn', { inChannels: 1, numClasses: 4 });
-  saveModelFile(path.join(dir, 'fp.safetensors'), m.stateDict(), { model: 'smallcnn', args: { ...m.config }, dataset: 'idx', normalize: { mean: [0.35], std: [0.3] } });
-  m.dispose();
-  const config = {
-    title: 'tiny grid', teacher: '../fp.safetensors', dataset: { name: 'idx', dataDir: '../data', valSize: 40 }, budget: { epochs: 2, batchSize: 20 },
-    results: '../results/tiny.json', compare: { goals: { G: 50 }, beats: { G: 'F' } },
+  writeTinyTeacherAndData(dir);
+  return writeTinyConfig(dir, 'tiny', {
+    compare: { goals: { G: 50 }, beats: { G: 'F' } },
     rows: [
       { name: 'FP', method: 'fp' },
       { name: 'P', method: 'ptq', options: { wBits: 2, aBits: 2 } },
@@ -54,9 +27,7 @@ function setup(): string {
       { name: 'G', method: 'gdnsq', options: { wBits: 2, aBits: 2, schedule: 'kappa', warmupSteps: 5 }, budget: { epochs: 6 } },
       { name: 'P1', method: 'ptq', options: { wBits: 1, aBits: 32 } },
     ],
-  };
-  writeFile(path.join(dir, 'grid'), 'tiny.json', Buffer.from(JSON.stringify(config)));
-  return 'grid/tiny.json';
+  });
 }
 
 const KEYS = ['setting', 'method', 'top1', 'converged', 'wbits_max', 'abits_max', 'epochs', 'wall_s', 'command', 'model_bytes', 'wbits_mean', 'abits_mean'];
@@ -149,7 +120,10 @@ test('grid: a row alone, the grid stopped inside a row, --status, resumed, resul
   const [fpT, , fixT, gT] = res.rows;
   const holds = (100 * (fpT.top1 - gT.top1) <= 50 && gT.converged) ? 'holds' : 'missed';
   assert.match(md, new RegExp(`^- [✓✗] G: drop ≤ 50 pt: ${holds} \\(${(100 * gT.top1).toFixed(2)}%`, 'm'));
-  assert.match(md, new RegExp(`^- [✓✗] G above F: ${gT.top1 > fixT.top1 ? 'holds' : 'missed'} \\(${(100 * gT.top1).toFixed(2)}% vs ${(100 * fixT.top1).toFixed(2)}%\\)$`, 'm'));
+  const gap = 100 * (gT.top1 - fixT.top1);
+  assert.match(md, new RegExp(`^- [✓✗] G above F: ${gT.top1 > fixT.top1 ? 'holds' : 'missed'} \\(${(100 * gT.top1).toFixed(2)}% vs ${(100 * fixT.top1).toFixed(2)}%, gap ${gap >= 0 ? '\\+' : '−'}${Math.abs(gap).toFixed(2)} pt\\)$`, 'm'));
+  // Single-seed rows: no seed fields, no seeds note, no ±.
+  assert.ok(!md.includes('±') && !md.includes('Seeds:'));
   assert.ok(!md.includes(dir) && !fs.readFileSync(path.join(dir, 'results', 'tiny.json'), 'utf8').includes(dir), 'no absolute paths');
 
   // Nothing left to do: a rerun changes nothing.

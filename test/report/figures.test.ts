@@ -41,6 +41,28 @@ test('grid plot: settings from most to fewest bits, a series per method, ablatio
   assert.throws(() => gridSpec([rows[0]]), /^Error: gridSpec: no quantized row to plot$/);
 });
 
+test('grid plot: a row with several seeds at its mean with an error bar of ± 1 sd; none without seeds', async () => {
+  type Sub = { transform?: { filter: string }[]; mark: { type: string }; encoding: Record<string, { field?: string }> };
+  const marks = (spec: unknown): Sub[] => ((spec as Layered).hconcat[0].layer[2].layer as Sub[]);
+  const seeded = rows.map((r) => (r.setting === 'W2A2' ? { ...r, top1: 0.93, top1_seeds: [0.92, 0.93, 0.94], top1_sd: 0.01 } : r));
+  const spec = gridSpec(seeded, 'T');
+  const points = (spec as unknown as Layered).hconcat[0].layer[2].data!.values;
+  const w2a2 = points.find((p) => p.row === 'W2A2')!;
+  assert.deepEqual([w2a2.seeds, w2a2.lo, w2a2.hi].map((v) => Math.round(Number(v) * 1e6) / 1e6), [3, 92, 94]);
+  assert.deepEqual(points.filter((p) => p.row !== 'W2A2').map((p) => p.sd), [0, 0, 0, 0]);
+  const bars = marks(spec).filter((m) => (m.mark.type === 'rule' || m.mark.type === 'tick') && m.transform);
+  assert.deepEqual(bars.map((m) => [m.mark.type, m.encoding.y.field, m.transform![0].filter]), [
+    ['rule', 'lo', 'datum.seeds > 1 && datum.line'], ['tick', 'lo', 'datum.seeds > 1 && datum.line'], ['tick', 'hi', 'datum.seeds > 1 && datum.line'],
+    ['rule', 'lo', 'datum.seeds > 1 && !datum.line'], ['tick', 'lo', 'datum.seeds > 1 && !datum.line'], ['tick', 'hi', 'datum.seeds > 1 && !datum.line'],
+  ]);
+  assert.ok(marks(gridSpec(rows, 'T')).every((m) => m.mark.type !== 'tick') && marks(gridSpec(rows, 'T')).filter((m) => m.mark.type === 'rule').length === 1, 'only the FP rule');
+  const svg = await renderSvg(spec);
+  assert.ok(svg.includes('a row with several seeds: their mean, error bar ± 1 sample sd') && !(await renderSvg(gridSpec(rows, 'T'))).includes('several seeds'));
+  // The note is a second subtitle line: the figure is as wide as without it.
+  const width = (x: string): string => /^<svg[^>]* width="([\d.]+)"/.exec(x)![1];
+  assert.equal(width(svg), width(await renderSvg(gridSpec(rows, 'T'))));
+});
+
 test('capacity heatmap: a cell per quantizer and record (equal neighbours merged), lag against the plan', async () => {
   const d = path.join(dir, 'q');
   fs.mkdirSync(d, { recursive: true });
