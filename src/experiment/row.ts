@@ -109,7 +109,9 @@ export function trainingOptions(row: RowConfig): { quantize: QuantizeOptions; fi
   // penalty holds the bits there) with the LSQ step gradient on weights and activations and
   // the LSQ step initialisation of activations (min-max grids at 1 bit leave the codes at 0).
   const fixedStart = Math.min(...[row.options.wBits!, row.options.aBits!].filter((b) => b < 32));
-  const defaults: Record<string, unknown> = row.method === 'fixed' ? { method: 'lsq', actMethod: 'lsq', actInit: 'lsq', startBits: Number.isFinite(fixedStart) ? fixedStart : 10 } : {};
+  // Its quantizer LR stays the constant 0.01 it had when the baselines were first measured (a
+  // plan without a descent would otherwise give it the weights' LR).
+  const defaults: Record<string, unknown> = row.method === 'fixed' ? { method: 'lsq', actMethod: 'lsq', actInit: 'lsq', startBits: Number.isFinite(fixedStart) ? fixedStart : 10, qlr: 0.01 } : {};
   for (const [k, v] of Object.entries({ ...defaults, ...row.options })) {
     if (k in QUANTIZE_KEYS) q[k] = v;
     else f[k] = v;

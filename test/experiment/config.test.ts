@@ -91,7 +91,7 @@ test('seeds: a training row may list its seeds (distinct integers ≥ 0), defaul
 test('trainingOptions: fixed rows start at the target with LSQ steps and LSQ activation init; row options win', () => {
   const row = (method: string, options: Record<string, unknown>) => parseGridConfig(withRow(1, { name: 'G', method, options }), '/x/grid.json').rows[1];
   assert.deepEqual(trainingOptions(row('fixed', { wBits: 2, aBits: 2 })), {
-    quantize: { method: 'lsq', actMethod: 'lsq', startBits: 2, wBits: 2, aBits: 2 }, finetune: { actInit: 'lsq', startBits: 2 },
+    quantize: { method: 'lsq', actMethod: 'lsq', startBits: 2, wBits: 2, aBits: 2 }, finetune: { actInit: 'lsq', startBits: 2, qlr: 0.01 },
   });
   assert.equal(trainingOptions(row('fixed', { wBits: 1, aBits: 32 })).quantize.startBits, 1);
   assert.equal(trainingOptions(row('fixed', { wBits: 1, aBits: 1, actInit: 'minmax' })).finetune.actInit, 'minmax');
