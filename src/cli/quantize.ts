@@ -17,7 +17,7 @@ import { DistCliOptions, addDistOptions, launchIfAsked, joinRun } from './dist-o
 
 export interface QuantizeCliOptions {
   teacher: string; dataset?: DatasetName; dataDir?: string; wbits: number; abits: number; epochs: number; timeBudget?: number;
-  schedule: DescentSchedule; descent: number; descentShape: DescentShape; holdDrop: number;
+  schedule: DescentSchedule; descent: number; descentShape: DescentShape; holdDrop: number; stagger?: number;
   method: QuantMethod; actMethod: QuantMethod; loss: DistillLoss; out: string; resume?: string; batchSize?: number; lr: number; qlr?: number;
   kappa: number; warmupSteps?: number; anneal?: AnnealMode; lrDecayPerEpoch: number; startBits: number; actInit?: ActInit; calibBatches: number; bn: BnMode;
   perTensor?: boolean; quantizeFirst?: boolean; quantizeLast?: boolean; quantizeShortcuts?: boolean; quantizeBias?: boolean;
@@ -72,7 +72,7 @@ function preflight(o: QuantizeCliOptions): void {
   const { train } = trainingData(o, o.dataset ?? (card.dataset as DatasetName));
   const layerBits = Object.values(o.layers ?? {}).flatMap((b) => [b.wBits, b.aBits]);
   const targets = [o.wbits, o.abits, ...layerBits].filter((b): b is number => b !== undefined && b < 32);
-  const choice = chooseBatchSize(descentBudget({ epochs: o.epochs, descent: o.descent, shape: o.descentShape, warmupSteps: o.warmupSteps }, train.n, o.nprocTotal ?? 1, o.startBits, Math.min(...targets, o.startBits)), o.batchSize);
+  const choice = chooseBatchSize(descentBudget({ epochs: o.epochs, descent: o.descent, shape: o.descentShape, warmupSteps: o.warmupSteps, stagger: o.stagger }, train.n, o.nprocTotal ?? 1, o.startBits, Math.min(...targets, o.startBits)), o.batchSize);
   o.batchSize = choice.batchSize;
 }
 
@@ -96,7 +96,7 @@ export async function runQuantize(cli: QuantizeCliOptions, dist: DataParallel | 
   const summary = await finetune({
     teacher, teacherCard: tcard, teacherRef: fileRef(o.teacher), train, val: split.val, test: data.test,
     quantize: quantizeOptions(o), epochs: o.epochs, timeBudgetMin: o.timeBudget, schedule: o.schedule, descent: o.descent,
-    shape: o.descentShape, holdDrop: o.holdDrop, warmupSteps: o.warmupSteps, lr: o.lr, qlr: o.qlr, kappa: o.kappa,
+    shape: o.descentShape, holdDrop: o.holdDrop, stagger: o.stagger, warmupSteps: o.warmupSteps, lr: o.lr, qlr: o.qlr, kappa: o.kappa,
     anneal: o.anneal, decayPerEpoch: o.lrDecayPerEpoch, loss: o.loss, patience: o.patience, batchSize: o.batchSize,
     startBits: o.startBits, actInit: o.actInit, calibBatches: o.calibBatches, augment: { cropPadding: o.cropPadding, hflip }, seed: o.seed,
     outDir: o.out, resume: !!o.resume, progress: o.progress, logEvery: o.logEvery, runCard, dist, saveEvery: o.saveEvery,
@@ -135,7 +135,8 @@ export function registerQuantize(program: Command): void {
     .option('--schedule <s>', 'planned: budget-planned descent; kappa: the reference t += lr·κ per step', oneOf('--schedule', DESCENT_SCHEDULES), 'planned')
     .option('--descent <f>', 'planned: fraction of the run by whose end the targets are reached', num('--descent', 0), 0.4)
     .option('--descent-shape <s>', DESCENT_SHAPES.join('|'), oneOf('--descent-shape', DESCENT_SHAPES), 'ease-out')
-    .option('--hold-drop <f>', 'planned: hold the plan while the training accuracy is this far below its warm-up level', num('--hold-drop', 0), 0.2)
+    .option('--hold-drop <f>', 'planned: hold the plan while the fast running training accuracy is this far below the slow one (a collapse)', num('--hold-drop', 0), 0.1)
+    .option('--stagger <f>', 'planned: share of the descent by which the first layer reaches its target before the last (0: all at once)', num('--stagger', 0), 0.3)
     .option('--method <m>', `weight quantizers: ${QUANT_METHODS.join('|')}`, oneOf('--method', QUANT_METHODS), 'noise')
     .option('--act-method <m>', 'activation quantizers (the reference: noise)', oneOf('--act-method', QUANT_METHODS), 'noise')
     .option('--loss <l>', DISTILL_LOSSES.join('|'), oneOf('--loss', DISTILL_LOSSES), 'skl')
@@ -143,7 +144,7 @@ export function registerQuantize(program: Command): void {
     .option('--resume <dir>', 'continue the run in this folder (its settings are reused)')
     .option('--batch-size <n>', 'batch size per rank (default 128, or the largest of 64, 32, 16, 8 whose plan has the steps the descent needs)', int('--batch-size', 1))
     .option('--lr <x>', 'learning rate of the weights', num('--lr', 0), 1e-3)
-    .option('--qlr <x>', 'learning rate of the quantizer parameters (default 0.01; planned: raised to twice the fastest planned rate)', num('--qlr', 0))
+    .option('--qlr <x>', 'constant learning rate of the quantizer parameters (default: kappa 0.01; planned: per layer, following its planned rate)', num('--qlr', 0))
     .option('--kappa <x>', 'schedule kappa: t += lr·kappa per step', num('--kappa', 0), 2)
     .option('--warmup-steps <n>', 'LR warm-up steps, no penalty (default 5% of the run)', int('--warmup-steps'))
     .option('--anneal <a>', `LR annealing (${ANNEAL_MODES.join('|')}; default cosine over the recovery for planned, exp for kappa)`, oneOf('--anneal', ANNEAL_MODES))

@@ -90,7 +90,7 @@ export const QUANTIZE_KEYS: Record<string, Check> = {
 };
 /** train.finetune() settings a row may set (only rows that train use them, besides calibBatches). */
 export const FINETUNE_KEYS: Record<string, Check> = {
-  schedule: oneOf(DESCENT_SCHEDULES), descent: frac, shape: oneOf(DESCENT_SHAPES), warmupSteps: int(0), holdDrop: num(0),
+  schedule: oneOf(DESCENT_SCHEDULES), descent: frac, shape: oneOf(DESCENT_SHAPES), warmupSteps: int(0), holdDrop: num(0), stagger: num(0, false),
   lr: num(0), qlr: num(0), kappa: num(0, false), anneal: oneOf(ANNEAL_MODES), decayPerEpoch: num(0), loss: oneOf(DISTILL_LOSSES),
   patience: int(1), actInit: oneOf(ACT_INITS),
 };

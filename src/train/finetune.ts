@@ -48,8 +48,10 @@ export interface FinetuneOptions {
   shape?: DescentShape;
   /** Default: 5% of the run. */
   warmupSteps?: number;
-  /** Planned: the training-accuracy drop that holds the plan (default 0.2). */
+  /** Planned: the gap between the slow and the fast running training accuracy that holds the plan (default 0.1). */
   holdDrop?: number;
+  /** Planned: share of the descent by which the first layer reaches its target before the last (default 0.3). */
+  stagger?: number;
   lr?: number;
   /** Quantizer-parameter LR; default 1e-2 (kappa) or what the plan needs (plannedQuantizerLr). */
   qlr?: number;
@@ -130,7 +132,7 @@ function prepareStudent(o: FinetuneOptions, startBits: number): { student: Model
 }
 
 /** The planned descent's budget for these options (chooseBatchSize, feasiblePlan). */
-export function descentBudget(o: Pick<FinetuneOptions, 'epochs' | 'descent' | 'shape' | 'warmupSteps'> & { stagger?: number }, trainImages: number, ranks: number, startBits: number, minTarget: number): DescentBudget {
+export function descentBudget(o: Pick<FinetuneOptions, 'epochs' | 'descent' | 'shape' | 'warmupSteps' | 'stagger'>, trainImages: number, ranks: number, startBits: number, minTarget: number): DescentBudget {
   return { trainImages, ranks, epochs: o.epochs, startBits, minTarget, descent: o.descent, shape: o.shape, stagger: o.stagger, warmupSteps: o.warmupSteps };
 }
 
