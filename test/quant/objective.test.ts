@@ -126,3 +126,21 @@ test('noise-aware metric: top-1 once converged, else 0', () => {
   assert.equal(noiseAwareMetric(0.93, true), 0.93);
   assert.equal(noiseAwareMetric(0.93, false), 0);
 });
+
+test('LR rule cosine with waitForTargets: constant past annealStart until startAnneal, then the cosine over what is left', () => {
+  const s = new GdnsqLrSchedule({ warmupSteps: 0, anneal: 'cosine', annealStart: 40, totalSteps: 100, waitForTargets: true });
+  assert.equal(s.factor(60), 1, 'not started: the targets are not met yet');
+  assert.equal(s.annealing, false);
+  s.startAnneal(20);
+  assert.equal(s.annealFrom, 40, 'never before annealStart');
+  const r = new GdnsqLrSchedule({ warmupSteps: 0, anneal: 'cosine', annealStart: 40, totalSteps: 100, waitForTargets: true });
+  r.startAnneal(70);
+  r.startAnneal(80);
+  assert.equal(r.annealFrom, 70, 'started once');
+  assert.equal(r.factor(69), 1);
+  assert.ok(Math.abs(r.factor(85) - 0.5) < 1e-12, 'half-way from 70 to 100');
+  assert.equal(r.factor(100), 0);
+  const back = new GdnsqLrSchedule({ warmupSteps: 0, anneal: 'cosine', annealStart: 40, totalSteps: 100, waitForTargets: true });
+  back.loadState(JSON.parse(JSON.stringify(r.state())));
+  assert.equal(back.annealFrom, 70, 'checkpointed');
+});

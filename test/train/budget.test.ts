@@ -7,7 +7,7 @@ import { scope, manualSeed, getRngState } from '../../src/engine';
 import { createModel } from '../../src/models';
 import { quantize, calibrate, GdnsqObjective, BudgetError } from '../../src/quant';
 import { BatchLoader, ImageDataset } from '../../src/data';
-import { probeEpochs } from '../../src/train';
+import { probeEpochs, chooseBatchSize } from '../../src/train';
 
 function dataset(n: number): ImageDataset {
   const images = new Uint8Array(n * 64);
@@ -41,4 +41,18 @@ test('probeEpochs: epochs from the measured step time, state untouched; too shor
     assert.throws(() => probeEpochs({ student, objective, loader, batchSize: 32, valImages: 64, budgetMin: -1 }), /time budget must be a positive number of minutes, got -1/);
     for (const m of [teacher, student]) m.dispose();
   });
+});
+
+test('chooseBatchSize: the largest workable batch when none is given, the given one kept, refusal when none works', () => {
+  const budget = { trainImages: 1260, epochs: 10, startBits: 10, minTarget: 2 };
+  // 10 steps an epoch at 128: 100 steps cannot descend 8 bits; 64 (200 steps, descent 10–80) neither; 32 can.
+  const c = chooseBatchSize(budget);
+  assert.equal(c.batchSize, 32);
+  assert.equal(c.note, 'batch 32 (not 128): 1260 training images give 10 steps an epoch at 128, too few for the descent in 10 epochs');
+  assert.equal(c.plan.totalSteps, 400);
+  assert.deepEqual(chooseBatchSize({ ...budget, epochs: 40 }), { ...chooseBatchSize({ ...budget, epochs: 40 }), batchSize: 128, note: null });
+  assert.throws(() => chooseBatchSize(budget, 128), (e: Error) => e instanceof BudgetError && /^budget too short: /.test(e.message), 'a batch the user gave is kept, and refused when unworkable');
+  assert.throws(() => chooseBatchSize({ ...budget, epochs: 1 }), /\(no batch size from 128 down to 8 makes it workable\)$/);
+  // Two ranks: the global batch is twice the per-rank one.
+  assert.equal(chooseBatchSize({ ...budget, ranks: 2 }).batchSize, 16);
 });
