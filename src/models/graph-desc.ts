@@ -18,6 +18,8 @@ export interface GraphNode {
   inputs: string[];
   outputs: string[];
   attrs: Record<string, AttrValue>;
+  /** The attributes ONNX types as float(s) (JSON numbers do not say), so export writes them back as they were. */
+  floatAttrs?: string[];
   /** Path of the child module that runs this node (its weights are the module's). */
   module?: string;
 }

@@ -157,7 +157,8 @@ export function importGraph(g: RawGraph): ImportedGraph {
       const bias = other ? floatConst(other) : undefined;
       const fuse = add && bias && count(bias.dims) === outF && bias.dims.length === 1;
       if (fuse) removed.add(add!);
-      layer(n, k, torchPath(fuse ? other : undefined, '.bias') ?? torchPath(wName, '.weight'),
+      // nn.MultiheadAttention's packed projection: 'in_proj_bias' names the layer 'in_proj'.
+      layer(n, k, torchPath(fuse ? other : undefined, '.bias') ?? torchPath(fuse ? other : undefined, '_bias') ?? torchPath(wName, '.weight'),
         { type: 'Linear', inFeatures: inF, outFeatures: outF, bias: !!fuse, from: 'MatMul' },
         { weight: { dtype: 'float32', dims: [outF, inF], data: transpose2d(w) }, bias: fuse ? bias : undefined }, 'Linear', fuse ? add!.outputs : n.outputs);
       return;
@@ -192,7 +193,7 @@ export function importGraph(g: RawGraph): ImportedGraph {
     }
     if (!Object.prototype.hasOwnProperty.call(OPS, n.op)) fail(n, 'not supported in this form');
     for (const v of n.inputs) if (v) used.add(v);
-    out.push({ op: n.op, name: n.name, inputs: n.inputs, outputs: n.outputs, attrs: n.attrs });
+    out.push({ op: n.op, name: n.name, inputs: n.inputs, outputs: n.outputs, attrs: n.attrs, ...(n.floatAttrs.length ? { floatAttrs: n.floatAttrs } : {}) });
   });
   nodes = [];
 

@@ -10,7 +10,7 @@ export const IMPORT_MIN_OPSET = 13;
 export const IMPORT_MAX_OPSET = 21;
 
 export interface RawTensor { dtype: 'float32' | 'int64'; dims: number[]; data: Float32Array | number[] }
-export interface RawNode { op: string; domain: string; name: string; inputs: string[]; outputs: string[]; attrs: Record<string, AttrValue> }
+export interface RawNode { op: string; domain: string; name: string; inputs: string[]; outputs: string[]; attrs: Record<string, AttrValue>; floatAttrs: string[] }
 export interface RawGraph {
   file: string;
   opset: number;
@@ -154,7 +154,8 @@ export function graphFromOnnx(f: OnnxFile, where: string): RawGraph {
       tensors.set(n.output[0], constantValue(a, tensor, where, name));
       return;
     }
-    nodes.push({ op: n.op_type, domain, name, inputs: [...n.input], outputs: [...n.output], attrs: a });
+    const floatAttrs = n.attribute.filter((x) => x.type === 1 || x.type === 6).map((x) => x.name);
+    nodes.push({ op: n.op_type, domain, name, inputs: [...n.input], outputs: [...n.output], attrs: a, floatAttrs });
   });
   return { file: where, opset: f.opset, input: { name: inp.name, shape }, output: g.output[0].name, nodes, tensors, initializers };
 }
