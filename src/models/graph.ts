@@ -131,3 +131,27 @@ export class GraphModel extends Module implements Model {
     return `${this.desc.nodes.length} nodes, input [N, ${this.desc.input.shape.join(', ')}], opset ${this.desc.opset}`;
   }
 }
+
+// Shape arithmetic and data movement: no arithmetic on activations worth quantizing.
+const PLUMBING = new Set(['Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Reshape', 'Transpose', 'Flatten', 'Slice', 'Split', 'Expand',
+  'Cast', 'ConstantOfShape', 'Equal', 'Where', 'Identity', 'Dropout']);
+
+/**
+ * Why the graph's weightless nodes stay FP, one line per reason: quantize() quantizes the inputs
+ * and weights of the layer modules only; an activation × activation MatMul (attention scores and
+ * their product with V) and Softmax outputs have no quantizer (not supported yet).
+ */
+export function graphFpNodes(desc: GraphDesc): string[] {
+  const count = (ops: string[]): string => {
+    const c = new Map<string, number>();
+    for (const op of ops) c.set(op, (c.get(op) ?? 0) + 1);
+    return [...c].map(([op, k]) => `${k} ${op}`).join(', ');
+  };
+  const free = desc.nodes.filter((n) => !n.module && !PLUMBING.has(n.op));
+  const matmul = free.filter((n) => n.op === 'MatMul' || n.op === 'Softmax').map((n) => n.op);
+  const rest = free.filter((n) => n.op !== 'MatMul' && n.op !== 'Softmax').map((n) => n.op);
+  const lines: string[] = [];
+  if (matmul.length) lines.push(`graph nodes kept FP (activation × activation MatMul and Softmax output: quantizing them is not supported yet): ${count(matmul)}`);
+  if (rest.length) lines.push(`graph nodes kept FP (no weights; their outputs feed the next layer's input quantizer): ${count(rest)}`);
+  return lines;
+}
