@@ -147,7 +147,14 @@ export function graphFpNodes(desc: GraphDesc): string[] {
     for (const op of ops) c.set(op, (c.get(op) ?? 0) + 1);
     return [...c].map(([op, k]) => `${k} ${op}`).join(', ');
   };
-  const free = desc.nodes.filter((n) => !n.module && !PLUMBING.has(n.op));
+  // Shape arithmetic (integers: sizes, indices) is no activation: follow the integer values.
+  const ints = new Set(Object.entries(desc.constants).filter(([, c]) => c.dtype === 'int64').map(([v]) => v));
+  for (const n of desc.nodes) {
+    const fromInts = n.inputs.filter(Boolean).every((v) => ints.has(v));
+    const intOut = n.op === 'Shape' || (n.op === 'ConstantOfShape' && n.attrs.value_dtype === 'int64') || (!n.module && fromInts && !(n.op === 'Cast' && [1, 10, 11].includes(n.attrs.to as number)));
+    if (intOut) for (const o of n.outputs) ints.add(o);
+  }
+  const free = desc.nodes.filter((n) => !n.module && !PLUMBING.has(n.op) && !n.outputs.every((o) => ints.has(o)));
   const matmul = free.filter((n) => n.op === 'MatMul' || n.op === 'Softmax').map((n) => n.op);
   const rest = free.filter((n) => n.op !== 'MatMul' && n.op !== 'Softmax').map((n) => n.op);
   const lines: string[] = [];
