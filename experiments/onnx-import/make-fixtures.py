@@ -154,9 +154,12 @@ def top1(model, x, y):
 
 def export(model, name, opset, fold):
     path = os.path.join(OUT, f'{name}.onnx')
+    # Folding on, PyTorch folds BatchNorm into the convs (EVAL); off, TrainingMode.PRESERVE keeps
+    # BatchNormalization nodes (the module is in eval mode, so they use the running statistics).
+    mode = torch.onnx.TrainingMode.EVAL if fold else torch.onnx.TrainingMode.PRESERVE
     # The fast path of nn.TransformerEncoderLayer (a fused op ONNX has not) is off while grads are on.
     with torch.enable_grad():
-        torch.onnx.export(model, torch.zeros(2, 1, 28, 28), path, opset_version=opset, do_constant_folding=fold,
+        torch.onnx.export(model, torch.zeros(2, 1, 28, 28), path, opset_version=opset, do_constant_folding=fold, training=mode,
                           input_names=['input'], output_names=['logits'],
                           dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}})
     return path

@@ -31,7 +31,7 @@ const quiet = async <T>(fn: () => Promise<T>): Promise<{ value: T; out: string }
 
 // Which layers each fixture quantizes (default rules: first conv, last linear, 1×1 shortcuts FP).
 const CASES: Record<string, { quantized: number; fp: string[]; graphFp?: RegExp }> = {
-  resnet: { quantized: 4, fp: ['conv1.Conv (first conv)', 'layer2.0.downsample.0.Conv (shortcut)', 'fc (last linear)'] },
+  resnet: { quantized: 4, fp: ['conv1 (first conv)', 'layer2.0.downsample.0 (shortcut)', 'fc (last linear)'] },
   mobilenetv2: { quantized: 12, fp: ['features.0.0.Conv (first conv)', 'classifier.1 (last linear)'] },
   vit: { quantized: 8, fp: ['patch_embed (first conv)', 'head (last linear)'], graphFp: /activation × activation MatMul and Softmax output.*: 4 MatMul, 2 Softmax/ },
 };
