@@ -117,13 +117,15 @@ export class GraphModel extends Module implements Model {
       // Intermediate results are freed as soon as no later node reads them (autograd keeps what it needs).
       for (const v of this.lastUse[i]) {
         const t = env.get(v);
-        if (t instanceof Tensor && t !== x) t.dispose();
         env.delete(v);
+        // A module may return its input (an Identity standing where a BatchNorm was folded): the
+        // tensor then lives on under its new name.
+        if (t instanceof Tensor && t !== x && ![...env.values()].includes(t)) t.dispose();
       }
     });
     const y = env.get(this.desc.output);
     if (!(y instanceof Tensor)) throw new Error(`graph: the output '${this.desc.output}' is not a float tensor`);
-    for (const [k, v] of env) if (v instanceof Tensor && v !== y && v !== x && k !== this.desc.output) v.dispose();
+    for (const v of new Set(env.values())) if (v instanceof Tensor && v !== y && v !== x) v.dispose();
     return y;
   }
 

@@ -11,6 +11,9 @@ import { importOnnx } from '../../src/export/import-onnx';
 import { runQuantize, QuantizeCliOptions } from '../../src/cli/quantize';
 import { runExport } from '../../src/cli/export';
 import { OnnxComparison } from '../../src/export/onnx';
+import { exportPacked } from '../../src/export/packed';
+import { load } from '../../src/runtime';
+import { loadDataset } from '../../src/data';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdnsq-onnx-q-'));
@@ -30,10 +33,12 @@ const quiet = async <T>(fn: () => Promise<T>): Promise<{ value: T; out: string }
 };
 
 // Which layers each fixture quantizes (default rules: first conv, last linear, 1×1 shortcuts FP).
-const CASES: Record<string, { quantized: number; fp: string[]; graphFp?: RegExp }> = {
-  resnet: { quantized: 4, fp: ['conv1 (first conv)', 'layer2.0.downsample.0 (shortcut)', 'fc (last linear)'] },
-  mobilenetv2: { quantized: 12, fp: ['features.0.0.Conv (first conv)', 'classifier.1 (last linear)'] },
-  vit: { quantized: 8, fp: ['patch_embed (first conv)', 'head (last linear)'], graphFp: /activation × activation MatMul and Softmax output.*: 4 MatMul, 2 Softmax/ },
+// packed: the quantized layers the packed runtime runs (plain convolutions; grouped ones and
+// linears stay on libtorch).
+const CASES: Record<string, { quantized: number; fp: string[]; graphFp?: RegExp; packed: number }> = {
+  resnet: { packed: 4, quantized: 4, fp: ['conv1 (first conv)', 'layer2.0.downsample.0 (shortcut)', 'fc (last linear)'] },
+  mobilenetv2: { packed: 7, quantized: 12, fp: ['features.0.0.Conv (first conv)', 'classifier.1 (last linear)'] },
+  vit: { packed: 0, quantized: 8, fp: ['patch_embed (first conv)', 'head (last linear)'], graphFp: /activation × activation MatMul and Softmax output.*: 4 MatMul, 2 Softmax/ },
 };
 
 for (const [name, want] of Object.entries(CASES)) {
@@ -66,5 +71,22 @@ for (const [name, want] of Object.entries(CASES)) {
     assert.ok(Math.abs(c.top1Gdnsq - s.quant_top1!) < 1e-9, `gdnsq forward ${c.top1Gdnsq} vs the run's ${s.quant_top1}`);
     assert.ok(Math.abs(c.top1Onnx - c.top1Gdnsq) <= 1 / c.n + 1e-12, `ORT ${c.top1Onnx} vs gdnsq ${c.top1Gdnsq}`);
     assert.ok(c.samePredictions >= c.n - 1, `same prediction on ${c.samePredictions}/${c.n}`);
+
+    // The packed file in the packed runtime: the layers it supports on the integer kernels, the
+    // rest on libtorch (named with the reason); its top-1 is gdnsq's up to float rounding.
+    const packedFile = path.join(dir, `${name}.packed.safetensors`);
+    exportPacked(path.join(o.out, s.checkpoint), packedFile);
+    const rt = load(packedFile);
+    try {
+      assert.equal(rt.layers.filter((l) => l.runtime === 'packed').length, want.packed, JSON.stringify(rt.layers));
+      assert.ok(rt.layers.filter((l) => l.runtime === 'libtorch').every((l) => l.reason));
+      const test = loadDataset('fashion-mnist').test;
+      const pred = rt.classify(test, 1000);
+      let hits = 0;
+      pred.forEach((p, i) => { hits += p === test.labels[i] ? 1 : 0; });
+      assert.ok(Math.abs(hits / test.n - s.quant_top1!) <= 2 / test.n + 1e-12, `packed runtime ${hits / test.n} vs gdnsq ${s.quant_top1}`);
+    } finally {
+      rt.dispose();
+    }
   });
 }
