@@ -80,6 +80,7 @@ for (const [name, want] of Object.entries(CASES)) {
     try {
       assert.equal(rt.layers.filter((l) => l.runtime === 'packed').length, want.packed, JSON.stringify(rt.layers));
       assert.ok(rt.layers.filter((l) => l.runtime === 'libtorch').every((l) => l.reason));
+      if (want.packed === 0) return; // all linears (ViT): the runtime is libtorch alone, as checked above
       const test = loadDataset('fashion-mnist').test;
       const pred = rt.classify(test, 1000);
       let hits = 0;

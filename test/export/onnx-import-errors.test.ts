@@ -8,6 +8,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { encodeModel, ModelProto, DataType } from '../../src/export/onnx';
 import { SUPPORTED_OPS } from '../../src/models';
+import { importOnnx } from '../../src/export/import-onnx';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdnsq-onnx-bad-'));
@@ -45,12 +46,25 @@ function importFile(name: string, bytes: Uint8Array | string): { status: number 
   return { status: r.status, lines: r.stderr.trim().split('\n').filter(Boolean) };
 }
 
+/** Through the CLI: one line on stderr, exit status ≠ 0. */
 function refused(name: string, bytes: Uint8Array | string, pattern: RegExp): void {
   const r = importFile(name, bytes);
   assert.notEqual(r.status, 0, `${name}: exit status 0`);
   assert.equal(r.lines.length, 1, `${name}: expected one line, got:\n${r.lines.join('\n')}`);
   assert.match(r.lines[0], /^gdnsq: /);
   assert.match(r.lines[0], pattern);
+}
+
+/** In process (the CLI prints the error's first line): a one-line error naming the file. */
+function refusedHere(name: string, bytes: Uint8Array | string, pattern: RegExp): void {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, bytes);
+  assert.throws(() => importOnnx({ from: file, out: path.join(dir, 'out.safetensors') }), (e: Error) => {
+    assert.ok(!e.message.includes('\n'), `${name}: a multi-line message`);
+    assert.ok(e.message.startsWith(file), `${name}: the message does not name the file: ${e.message}`);
+    assert.match(e.message, pattern);
+    return true;
+  });
 }
 
 test('a well-formed tiny model imports (the defects below are the only difference)', () => {
@@ -69,12 +83,12 @@ test('an unsupported operator names the operator, the node and the supported lis
 
 test('dynamic spatial shape, external data, several inputs or outputs, opset out of range, truncated and non-ONNX files: one line each', () => {
   refused('dynamic.onnx', model({ inputs: [['batch', 1, 'height', 4]] }), /dynamic dimension 2 \('height'\).*static shape except the batch/);
-  refused('external.onnx', model({ external: true }), /tensor 'w' is stored in an external data file/);
-  refused('inputs.onnx', model({ inputs: [['batch', 1, 4, 4], ['batch', 1, 4, 4]] }), /2 inputs and 1 output; gdnsq imports a model with one input/);
-  refused('outputs.onnx', model({ outputs: 2 }), /1 input and 2 outputs/);
-  refused('opset11.onnx', model({ opset: 11 }), /opset 11 is outside the range gdnsq imports \(13\.\.21/);
-  refused('opset22.onnx', model({ opset: 22 }), /opset 22 is outside/);
+  refusedHere('external.onnx', model({ external: true }), /tensor 'w' is stored in an external data file/);
+  refusedHere('inputs.onnx', model({ inputs: [['batch', 1, 4, 4], ['batch', 1, 4, 4]] }), /2 inputs and 1 output; gdnsq imports a model with one input/);
+  refusedHere('outputs.onnx', model({ outputs: 2 }), /1 input and 2 outputs/);
+  refusedHere('opset11.onnx', model({ opset: 11 }), /opset 11 is outside the range gdnsq imports \(13\.\.21/);
+  refusedHere('opset22.onnx', model({ opset: 22 }), /opset 22 is outside/);
   const good = model();
   refused('truncated.onnx', good.subarray(0, good.length - 40), /not an ONNX model|truncated/);
-  refused('text.onnx', 'this is not a model\n', /not an ONNX model/);
+  refusedHere('text.onnx', 'this is not a model\n', /not an ONNX model/);
 });
