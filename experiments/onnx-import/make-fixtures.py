@@ -9,7 +9,7 @@ Nobody here wrote these models for gdnsq: they are plain PyTorch modules, export
 so the importer sees what a user's file holds (Shape/Gather/Concat chains, folded BatchNorm,
 Clip for ReLU6, the Erf form of GELU, LayerNormalization or its ReduceMean pattern).
 
-Usage: /usr/bin/python3 experiments/onnx-import/make-fixtures.py [out_dir]
+Usage: /usr/bin/python3 experiments/onnx-import/make-fixtures.py [out_dir] [--only name,...]
 """
 import gzip, json, os, sys, time
 import numpy as np
@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, 'test', 'fixtures', 'onnx')
+OUT = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith('--') else os.path.join(ROOT, 'test', 'fixtures', 'onnx')
 DATA = '/usr/share/datasets/fashion-mnist'
 N_EXPECTED = 64
 torch.manual_seed(0)
@@ -130,7 +130,33 @@ class ViT(nn.Module):
         return self.head(x[:, 0])
 
 
+class OpZoo(nn.Module):
+    """Untrained: the operators the three models above do not write (dilated and grouped convs,
+    Sigmoid, Tanh, split → Split, Slice, Pow, tanh-GELU, average pooling without the padding, ceil-mode
+    max pooling, Softmax over channels, Abs/Sqrt, ReLU6, LogSoftmax)."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3, padding=2, dilation=2)
+        self.gconv = nn.Conv2d(8, 8, 3, padding=1, groups=2, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.pool = nn.AvgPool2d(3, 2, 1, count_include_pad=False)
+        self.mpool = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.fc = nn.Linear(8 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = self.conv(x)
+        x = torch.sigmoid(x) * torch.tanh(x)
+        a, b = torch.split(x, [3, 5], dim=1)
+        x = self.bn(self.gconv(torch.cat([b, a.pow(2)], 1)))
+        x = self.mpool(self.pool(F.gelu(x, approximate='tanh')))
+        x = x.softmax(dim=1) + x.abs().sqrt()
+        return F.log_softmax(self.fc(F.relu6(torch.flatten(x, 1))), -1)
+
+
 def train(model, x, y, epochs, lr):
+    if epochs == 0:
+        model.eval()
+        return
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * (len(x) // 128)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
@@ -175,8 +201,14 @@ def main():
     # (model, file name, opset, constant folding): folding off keeps BatchNormalization nodes
     # and the Shape chains; on, PyTorch folds BatchNorm into the convs.
     specs = [(ResNet, 'resnet', 13, False, 2, 3e-3), (MobileNetV2, 'mobilenetv2', 15, True, 2, 5e-3),
-             (ViT, 'vit', 17, True, 3, 3e-3), (None, 'vit-opset14', 14, True, 0, 0)]
+             (ViT, 'vit', 17, True, 3, 3e-3), (None, 'vit-opset14', 14, True, 0, 0), (OpZoo, 'opzoo', 17, False, 0, 0)]
     expected = {'images': N_EXPECTED, 'source': 'Fashion-MNIST t10k, first images, pixels / 255', 'torch': torch.__version__, 'models': {}}
+    # --only a,b: rebuild those fixtures, keep the others' entries.
+    only = sys.argv[sys.argv.index('--only') + 1].split(',') if '--only' in sys.argv else None
+    if only:
+        with open(os.path.join(OUT, 'expected.json')) as f:
+            expected = json.load(f)
+        specs = [sp for sp in specs if sp[1] in only]
     vit = None
     for cls, name, opset, fold, epochs, lr in specs:
         t0 = time.time()
