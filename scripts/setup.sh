@@ -12,6 +12,9 @@ dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || need+=(dataset-fashion-mnist)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# Debian's PyTorch: the tests that compare with PyTorch (test/export/import.test.ts) run it, and
+# experiments/onnx-import/make-fixtures.py writes the ONNX fixtures with it.
+dpkg -s python3-torch >/dev/null 2>&1 || need+=(python3-torch)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "gdnsq setup: installing ${need[*]}" >&2

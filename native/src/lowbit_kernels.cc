@@ -433,12 +433,14 @@ ActGrid WithThresholds(ActGrid g) {
   const int32_t top = Code(g.hi, g);
   if (top < 1 || top > 15) return g;
   for (int k = 1; k <= top; ++k) {
-    int32_t a = Key(g.lo), b = Key(g.hi);  // Code(lo) = 0 < k ≤ Code(hi)
+    // 64-bit keys: for lo ≲ −2 and hi ≳ 2 (a learned lower bound of a signed input) b − a
+    // exceeds INT32_MAX, and the 32-bit bisection overflowed into wrong thresholds.
+    int64_t a = Key(g.lo), b = Key(g.hi);  // Code(lo) = 0 < k ≤ Code(hi)
     while (b - a > 1) {
-      const int32_t mid = a + (b - a) / 2;
-      if (Code(FromKey(mid), g) >= k) b = mid; else a = mid;
+      const int64_t mid = a + (b - a) / 2;
+      if (Code(FromKey(static_cast<int32_t>(mid)), g) >= k) b = mid; else a = mid;
     }
-    g.thr[k - 1] = FromKey(b);
+    g.thr[k - 1] = FromKey(static_cast<int32_t>(b));
   }
   g.nthr = top;
   return g;

@@ -88,6 +88,8 @@ void RegisterMathOps(Exports exports) {
   UNARY("reciprocal", at::reciprocal);
   UNARY("sigmoid", at::sigmoid);
   UNARY("tanh", at::tanh);
+  // ONNX Erf (the exact GELU of imported graphs is written with it).
+  UNARY("erf", at::erf);
   UNARY("relu", at::relu);
   GDNSQ_FN(exports, "relu_", { A_T(0).relu_(); return info[0]; });
   UNARY("logicalNot", at::logical_not);

@@ -50,6 +50,10 @@ void RegisterNNOps(Exports exports) {
     Need4D(x, "adaptiveMaxPool2d");
     RET(std::get<0>(at::adaptive_max_pool2d(x, A_INTS(1))));
   });
+  // layerNorm(x, normalizedShape[], weight|null, bias|null, eps): ONNX LayerNormalization of imported graphs.
+  GDNSQ_FN(exports, "layerNorm", { RET(at::layer_norm(A_T(0), A_INTS(1), A_TOPT(2), A_TOPT(3), A_NUM(4))); });
+  // gelu(x, tanhApproximation): the exact form unless the graph used the tanh approximation.
+  GDNSQ_FN(exports, "gelu", { RET(at::gelu(A_T(0), A_BOOL(1) ? "tanh" : "none")); });
   GDNSQ_FN(exports, "softmax", { RET(at::softmax(A_T(0), A_INT(1))); });
   GDNSQ_FN(exports, "logSoftmax", { RET(at::log_softmax(A_T(0), A_INT(1))); });
   // crossEntropy(logits, target(int64 classes or float probabilities), reduction, labelSmoothing)

@@ -41,6 +41,8 @@ export function runPredict(o: PredictOpts): { n: number; predictions: Int32Array
     } else {
       const packed = m.layers.filter((l) => l.runtime === 'packed');
       console.log(`${o.model}: ${packed.length} of ${m.layers.length} quantized layers on the packed kernels (${[...new Set(packed.map((l) => `W${l.wbits}A${l.abits} ${l.mode}`))].join(', ')})`);
+      const rest = m.layers.filter((l) => l.runtime !== 'packed');
+      if (rest.length) console.log(`on libtorch (fp32, fake-quantized): ${rest.map((l) => `${l.name} (${l.reason ?? 'not packed'})`).join(', ')}`);
       console.log(`${source}: ${ds.n} images in ${s.toFixed(2)} s (${res.img_per_s.toFixed(0)} img/s)${top1 === null ? '' : `, top-1 ${(100 * top1).toFixed(2)}%`}`);
       if (!o.out) console.log(`first predictions: ${Array.from(predictions.slice(0, 16)).join(' ')}${ds.n > 16 ? ' …' : ''}`);
       else console.log(`predictions written to ${o.out}`);

@@ -9,6 +9,7 @@ import {
   QuantizeOptions, QUANT_METHODS, QuantMethod, DISTILL_LOSSES, DistillLoss, BN_MODES, BnMode, ANNEAL_MODES, AnnealMode,
   DESCENT_SHAPES, DescentShape, ACT_INITS, ActInit,
 } from '../quant';
+import { GraphModel, graphFpNodes } from '../models';
 import { loadTrainingCard, finetune, FinetuneSummary, DESCENT_SCHEDULES, DescentSchedule, fileRef, chooseBatchSize, descentBudget } from '../train';
 import { loadModel } from './model-file';
 import { int, num, oneOf } from './options';
@@ -85,6 +86,8 @@ export async function runQuantize(cli: QuantizeCliOptions, dist: DataParallel | 
   manualSeed(o.seed);
   const { model: teacher, card: tcard } = loadModel(o.teacher);
   if (tcard.quant) throw new Error(`${o.teacher} is already quantized: give the FP teacher checkpoint`);
+  // An imported graph: the weightless nodes, which quantize() does not see, and why they stay FP.
+  if (teacher instanceof GraphModel && (!dist || dist.isMain)) for (const line of graphFpNodes(teacher.desc)) console.log(line);
   const dataset = o.dataset ?? (tcard.dataset as DatasetName);
   const { data, valSize, split, train } = trainingData(o, dataset);
   const hflip = o.hflip ?? defaultHflip(dataset);

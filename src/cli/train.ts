@@ -8,6 +8,7 @@ import { createModel, MODEL_NAMES } from '../models';
 import { SGD, Adam, AdamW, RAdam, Schedule, schedules } from '../optim';
 import { Trainer, evaluate, ModelCard, loadModelFile } from '../train';
 import { int, num, oneOf } from './options';
+import { loadModel, quantOf } from './model-file';
 import { DataParallel, ShardedLoader } from '../distributed';
 import { DistCliOptions, addDistOptions, launchIfAsked, joinRun } from './dist-options';
 
@@ -15,7 +16,9 @@ const OPTIMIZERS = ['sgd', 'adam', 'adamw', 'radam'] as const;
 const SCHEDULES = ['onecycle', 'cosine', 'step', 'constant'] as const;
 
 interface TrainOpts {
-  model: string; dataset: DatasetName; dataDir?: string; epochs: number; batchSize: number;
+  model: string; dataset: DatasetName;
+  /** Start from this FP checkpoint (its architecture, weights and input normalization), e.g. an imported ONNX model. */
+  init?: string; dataDir?: string; epochs: number; batchSize: number;
   lr: number; optimizer: (typeof OPTIMIZERS)[number]; momentum: number; nesterov: boolean;
   weightDecay: number; schedule: (typeof SCHEDULES)[number]; warmupSteps: number; seed: number;
   threads?: number; cropPadding: number; hflip?: boolean; valSize?: number; valSplit: 'tail' | 'random';
@@ -37,15 +40,25 @@ function makeSchedule(o: TrainOpts, total: number): Schedule {
 export async function runTrain(o: TrainOpts): Promise<void> {
   if (o.threads) setNumThreads(o.threads);
   manualSeed(o.seed);
+  const init = o.init ? loadModel(o.init) : null;
+  if (init && quantOf(init.card)) throw new Error(`${o.init} is quantized: --init takes an FP checkpoint (fine-tune a quantized one with gdnsq quantize)`);
+  o = { ...o, dataset: o.dataset ?? (init?.card.dataset as DatasetName | undefined) ?? 'fashion-mnist', model: init ? init.card.model : o.model };
   const data = loadDataset(o.dataset, { dataDir: o.dataDir });
   const valSize = o.valSize ?? defaultValSize(data.train.n);
   const hflip = o.hflip ?? defaultHflip(o.dataset);
   const split = splitTrainVal(data.train, valSize, { seed: o.seed, mode: o.valSplit });
   const val = split.val;
   const train = o.trainLimit ? slice(split.train, 0, Math.min(o.trainLimit, split.train.n)) : split.train;
-  const normalize = { mean: data.info.mean, std: data.info.std };
-  const model = createModel(o.model, { inChannels: train.channels, numClasses: train.numClasses });
+  // A model given by --init keeps its input convention (an imported graph may normalize inside).
+  const normalize = init ? init.card.normalize : { mean: data.info.mean, std: data.info.std };
+  const model = init ? init.model : createModel(o.model, { inChannels: train.channels, numClasses: train.numClasses });
+  if (init && (model.config.inChannels !== train.channels || model.config.numClasses !== train.numClasses)) {
+    throw new Error(`${o.init}: the model takes ${model.config.inChannels} channels and has ${model.config.numClasses} classes; ${o.dataset} has ${train.channels} and ${train.numClasses}`);
+  }
+  // The --init card's own training record is replaced by this run's.
+  const initCard = init ? Object.fromEntries(Object.entries(init.card).filter(([k]) => k !== 'train')) : {};
   const card: ModelCard = {
+    ...(init ? { ...initCard, init: { from: path.basename(o.init!) } } : {}),
     model: o.model, args: { ...model.config }, dataset: o.dataset, normalize,
     train: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, optimizer: o.optimizer, weightDecay: o.weightDecay, schedule: o.schedule, seed: o.seed, valSize, valSplit: o.valSplit, cropPadding: o.cropPadding, hflip },
   };
@@ -99,7 +112,8 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train a floating-point model')
     .option('--model <name>', `model (${MODEL_NAMES.join(', ')})`, 'resnet20')
-    .option('--dataset <name>', `dataset (${DATASET_NAMES.join(', ')})`, oneOf('--dataset', DATASET_NAMES), 'fashion-mnist')
+    .option('--init <checkpoint>', 'fine-tune this FP checkpoint (an imported ONNX model, or any gdnsq FP checkpoint) instead of a fresh --model')
+    .option('--dataset <name>', `dataset (${DATASET_NAMES.join(', ')}; default: the --init checkpoint's, else fashion-mnist)`, oneOf('--dataset', DATASET_NAMES))
     .option('--data-dir <dir>', 'folder with the dataset files')
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 30)
     .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 128)

@@ -62,3 +62,18 @@ export function klDiv(input: Tensor, target: Tensor, reduction: Reduction | 'bat
 export function mseLoss(a: Tensor, b: Tensor, reduction: Reduction = 'mean'): Tensor {
   return new Tensor(native.mseLoss(a.handle, b.handle, reduction));
 }
+
+/** Error function, elementwise (ONNX Erf; the exact GELU is written with it). */
+export function erf(x: Tensor): Tensor { return new Tensor(native.erf(x.handle)); }
+/** GELU: x Φ(x), or its tanh approximation. */
+export function gelu(x: Tensor, tanhApproximation = false): Tensor { return new Tensor(native.gelu(x.handle, tanhApproximation)); }
+/** Layer normalization over the trailing dims `normalizedShape`, as torch.nn.functional.layer_norm. */
+export function layerNorm(x: Tensor, normalizedShape: number[], weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  return new Tensor(native.layerNorm(x.handle, normalizedShape, opt(weight), opt(bias), eps));
+}
+/** Concatenation along dim. */
+export function cat(xs: Tensor[], dim = 0): Tensor { return new Tensor(native.cat(xs.map((t) => t.handle), dim)); }
+/** cond ? a : b, elementwise with broadcasting (cond a bool tensor). */
+export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
+  return new Tensor(native.where(cond.handle, typeof a === 'number' ? a : a.handle, typeof b === 'number' ? b : b.handle));
+}

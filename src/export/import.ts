@@ -42,6 +42,19 @@ export function stateDictMismatch(model: Model, sd: Record<string, Tensor>): str
   return extra === undefined ? null : `unexpected key '${extra}'`;
 }
 
+/**
+ * PyTorch's load_state_dict(strict=True) accepts a state dict without BatchNorm's
+ * `num_batches_tracked` (older PyTorch wrote none, and users strip them): the counter then
+ * starts at 0, as here. It is only read when momentum is null (a cumulative average).
+ */
+export function withBatchCounters(model: Model, sd: Record<string, Tensor>): Record<string, Tensor> {
+  const out = { ...sd };
+  for (const k of Object.keys(model.stateDict())) {
+    if (k.endsWith('num_batches_tracked') && !Object.prototype.hasOwnProperty.call(out, k)) out[k] = Tensor.zeros([], 'int64');
+  }
+  return out;
+}
+
 /** Writes the checkpoint and returns its card. */
 export function importStateDict(o: ImportOptions): ModelCard {
   const { mean, std } = o.normalize;
@@ -51,7 +64,7 @@ export function importStateDict(o: ImportOptions): ModelCard {
   const model = createModel(o.model, { inChannels: o.inChannels, numClasses: o.numClasses });
   try {
     return scope(() => {
-      const sd = readStateDict(o.from);
+      const sd = withBatchCounters(model, readStateDict(o.from));
       const bad = stateDictMismatch(model, sd);
       if (bad) throw new Error(`${o.from}: does not fit ${o.model} (in ${o.inChannels}, classes ${o.numClasses}): ${bad}`);
       const nonFinite = Object.entries(sd).find(([, t]) => t.dtype.startsWith('float') && t.isfinite().logicalNot().sum().item() > 0);

@@ -3,6 +3,7 @@ export { PACKED_FORMAT, PACKED_VERSION, PackedLayer, PackedHeader, isPackedFile,
 export { savePacked, loadPacked, exportPacked, packedSizes, PackedExport, PackedLayerSize } from './packed';
 export { modelInfo, formatInfo, ModelInfo, LayerInfo } from './info';
 export { readOnnxSummary, OnnxSummary, OnnxInitializer } from './onnx-summary';
-export { importStateDict, readStateDict, stateDictMismatch, ImportOptions } from './import';
+export { importStateDict, readStateDict, stateDictMismatch, withBatchCounters, ImportOptions } from './import';
+export { importOnnx, graphModelFromOnnx, OnnxImportOptions, OnnxImportResult } from './import-onnx';
 export { readTorchStateDict } from './torch-pt';
 export { loadModel } from './load';

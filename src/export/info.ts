@@ -171,6 +171,13 @@ export function formatInfo(i: ModelInfo): string {
     }
     lines.push(`  initializers: ${[...byType].map(([k, v]) => `${v.n} ${k} (${kib(v.bytes)})`).join(', ')}`);
   }
-  lines.push(`card: ${JSON.stringify(i.card)}`);
+  // An imported graph's description is data for rebuilding the model, not for reading: summarised.
+  const g = i.card.graph as { nodes?: { op: string; module?: string }[]; opset?: number; input?: { shape: number[] } } | undefined;
+  if (g && Array.isArray(g.nodes)) {
+    const ops = new Map<string, number>();
+    for (const n of g.nodes) ops.set(n.op, (ops.get(n.op) ?? 0) + 1);
+    lines.push(`graph (imported ONNX, opset ${g.opset}): ${g.nodes.length} nodes, input [N, ${g.input?.shape.join(', ')}]; ${[...ops].map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+  }
+  lines.push(`card: ${JSON.stringify(g ? { ...i.card, graph: `(${g.nodes?.length ?? 0} nodes)` } : i.card)}`);
   return lines.join('\n');
 }

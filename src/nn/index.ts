@@ -12,3 +12,4 @@ export { Flatten } from './flatten';
 export { Sequential, chain } from './sequential';
 export { Identity } from './identity';
 export { Dropout } from './dropout';
+export { LayerNorm, LayerNormOptions } from './layer-norm';

@@ -1,7 +1,7 @@
 // Rebuilds the model a checkpoint describes: the architecture from its card and, for a
 // quantized checkpoint, the same quantize() options, so the state dict loads strictly.
 import { Tensor } from '../engine';
-import { createModel, Model } from '../models';
+import { createModel, Model, GraphModel, GRAPH_MODEL, GraphDesc } from '../models';
 import { quantize, QuantizeOptions } from '../quant';
 import { ModelCard, loadModelFile } from './checkpoint';
 
@@ -13,7 +13,8 @@ export function quantOf(card: ModelCard): QuantCard | null {
 }
 
 export function buildModel(card: ModelCard): Model {
-  const model = createModel(card.model, card.args);
+  // An imported ONNX graph is rebuilt from the description its card carries (no code, no file).
+  const model = card.model === GRAPH_MODEL ? new GraphModel(card.graph as GraphDesc, card.args) : createModel(card.model, card.args);
   const q = quantOf(card);
   if (q) quantize(model, q.options);
   return model;

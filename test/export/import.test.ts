@@ -74,6 +74,26 @@ test('a state dict that does not fit names the first missing, mis-shaped or unex
   m.dispose();
 });
 
+test('a state dict without BatchNorm\'s num_batches_tracked imports (as PyTorch\'s strict load_state_dict accepts it): the counters start at 0', () => {
+  manualSeed(0);
+  const m = createModel('resnet20', { inChannels: 3, numClasses: 7 });
+  const f = path.join(dir, 'no-counters.safetensors');
+  scope(() => {
+    const sd = Object.fromEntries(Object.entries(m.stateDict()).filter(([k]) => !k.endsWith('num_batches_tracked')));
+    assert.ok(!('bn1.num_batches_tracked' in sd));
+    saveSafetensors(f, sd);
+  });
+  const out = path.join(dir, 'no-counters-out.safetensors');
+  importStateDict(opts(f, { out }));
+  scope(() => {
+    const t = loadSafetensors(out).tensors;
+    assert.equal(t['bn1.num_batches_tracked'].item(), 0);
+    assert.equal(t['layer3.2.bn2.num_batches_tracked'].dtype, 'int64');
+    assert.ok(t['conv1.weight'].equal(m.stateDict()['conv1.weight']));
+  });
+  m.dispose();
+});
+
 /** A torch.save-style zip around a hand-written pickle. */
 function ptFile(name: string, pickle: number[], extra: Record<string, Uint8Array> = {}): string {
   const f = path.join(dir, name);

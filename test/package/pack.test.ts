@@ -64,7 +64,7 @@ test('npm pack ships only what a user needs; installed offline, the bin and the 
   assert.equal(packed.status, 0, packed.stderr);
   const info = (JSON.parse(packed.stdout) as { filename: string; entryCount: number; files: { path: string }[] }[])[0];
   const files = info.files.map((f) => f.path);
-  for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'bin/gdnsq', 'binding.gyp', 'native/src/addon.cc', 'scripts/install.js', 'scripts/libtorch.js', 'scripts/build.js', 'package.json', 'README.md']) {
+  for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'bin/gdnsq', 'binding.gyp', 'native/src/addon.cc', 'scripts/install.js', 'scripts/libtorch.js', 'scripts/build.js', 'package.json', 'README.md', 'LICENSE']) {
     assert.ok(files.includes(f), `${f} is not in the tarball`);
   }
   const stray = files.filter((f) => /^(test|experiments|bench|models|dist\/test|dist\/bench|dist\/experiments|node_modules|build)\/|\.map$|\.ts$(?<!\.d\.ts)/.test(f));

@@ -3,7 +3,8 @@
 // by the ONNX op with the same semantics. Anything else is named in one line and refused.
 import { Tensor } from '../../engine';
 import { Module, Conv2d, Linear, BatchNorm2d, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Sequential, Identity, Dropout } from '../../nn';
-import { ResNet, BasicBlock, SmallCNN } from '../../models';
+import { ResNet, BasicBlock, SmallCNN, GraphModel } from '../../models';
+import { GraphEmitter } from './emit-graph';
 import { QConv2d, QLinear, QuantizedLayer } from '../../quant';
 import { GraphBuilder, attr, Attr } from './graph-builder';
 import { QuantizerExport, emitActivation, emitWeight } from './emit-quant';
@@ -19,6 +20,7 @@ export class ModelEmitter {
   constructor(readonly g: GraphBuilder, readonly opset: number) {}
 
   emit(m: Module, x: string, path: string): string {
+    if (m instanceof GraphModel) return new GraphEmitter(this, m).emit(x);
     if (m instanceof ResNet || m instanceof SmallCNN) return this.classifier(m, x, path);
     if (m instanceof BasicBlock) return this.basicBlock(m, x, path);
     if (m instanceof Sequential) return this.chain(m.namedChildren(), x, path);

@@ -1,7 +1,7 @@
 // exportOnnx(model): a self-contained ONNX model of a gdnsq classifier (FP or quantized), taking
 // float32 NCHW pixels in [0, 1] (normalization inside the graph) and returning logits.
 import * as fs from 'fs';
-import { Model } from '../../models';
+import { Model, GraphModel } from '../../models';
 import { GraphBuilder } from './graph-builder';
 import { ModelEmitter } from './emit-model';
 import { QuantizerExport } from './emit-quant';
@@ -84,13 +84,17 @@ export function exportOnnx(model: Model, o: OnnxExportOptions = {}): OnnxExport 
   if (opset === undefined) {
     const probe = build(model, o, 25);
     opset = defaultOpset(probe.quantizers.filter((q) => q.container).map((q) => CONTAINERS[q.container!].bits));
+    // An imported graph is written at its own opset or later (its ops are that opset's).
+    if (model instanceof GraphModel) opset = Math.max(opset, model.desc.opset);
+  } else if (model instanceof GraphModel && opset < model.desc.opset) {
+    throw new Error(`onnx export: the imported graph uses opset ${model.desc.opset}; --opset ${opset} is older`);
   }
   const { g, quantizers, output } = build(model, o, opset);
   // The last node's output becomes the graph output under its public name.
   const last = g.nodes[g.nodes.length - 1];
   if (!last || last.output[0] !== output) throw new Error('onnx export: the model has no final layer to take the logits from');
   last.output[0] = ONNX_OUTPUT;
-  const [h, w] = o.imageSize ?? ['height', 'width'];
+  const [h, w] = model instanceof GraphModel ? model.desc.input.shape.slice(1) : o.imageSize ?? ['height', 'width'];
   const proto = modelProto(g, {
     name: model.config.name, opset, producerVersion: o.producerVersion,
     inputs: [tensorInfo(ONNX_INPUT, ['batch', model.config.inChannels, h, w])],

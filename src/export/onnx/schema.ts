@@ -7,10 +7,10 @@ import { ONNX_DESCRIPTOR } from './onnx-descriptor';
 /** TensorProto.DataType values used here (onnx.proto). */
 export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, UINT4: 21, INT4: 22, UINT2: 25, INT2: 26 } as const;
 /** AttributeProto.AttributeType values used here. */
-export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
+export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
 
 export interface TensorProto { name: string; data_type: number; dims: number[]; raw_data: Uint8Array }
-export interface AttributeProto { name: string; type: number; f?: number; i?: number; s?: Uint8Array; floats?: number[]; ints?: number[] }
+export interface AttributeProto { name: string; type: number; f?: number; i?: number; s?: Uint8Array; t?: TensorProto; floats?: number[]; ints?: number[] }
 export interface NodeProto { name: string; op_type: string; input: string[]; output: string[]; attribute: AttributeProto[]; domain?: string }
 export interface Dim { dim_value?: number; dim_param?: string }
 export interface ValueInfoProto { name: string; type: { tensor_type: { elem_type: number; shape: { dim: Dim[] } } } }
