@@ -8,9 +8,9 @@
 // follow the plan instead of racing past it. Holding t while the lag shrinks keeps t from
 // winding up when the descent is limited by the optimizer's step rather than by t.
 //
-// The controller is bounded: t moves by at most e^gain per step (gain 0.05 up, half of it down)
-// and stays in [1e-6, 1e3] (t in the published rows ranges 1–200). It doubles in 14 steps at
-// most and cannot run away as the former e^0.1 gain with a 1e9 cap did (t 411 → 7,474 in 50
+// The controller is bounded: t moves by at most e^gain per step (gain 0.05 up for the 10-epoch
+// rows, up to 0.1 for short plans: defaultGain; half of it down) and stays in [1e-6, 1e3] (t in
+// the published rows ranges 1–200). It cannot run away as the former e^0.1 gain with a 1e9 cap did (t 411 → 7,474 in 50
 // steps at W1A1, the steps that collapsed the row); the quantizer LR (descent-budget.ts), not t,
 // bounds how fast a bit-width can fall.
 //
@@ -28,7 +28,7 @@ export interface DescentControllerOptions {
   plan: DescentPlan;
   /** Temperature when the descent starts (default 1). */
   t0?: number;
-  /** Largest log-change of t per step (default 0.05 up; half of it down). */
+  /** Largest log-change of t per step up (half of it down); default defaultGain(plan). */
   gain?: number;
   /** Lag in bits the controller tolerates before raising t (default 0.02). */
   tolerance?: number;
@@ -54,6 +54,16 @@ export interface DescentControllerState {
   accRef: number; accCount: number; accEma: number | null; accFast: number | null;
 }
 
+/**
+ * The controller's gain: 40 / (descent steps), within [0.05, 0.1]. A descent of 800 steps or
+ * more (the 10-epoch rows: 1,505) gets 0.05, t doubling in 14 steps at most; a short one must
+ * keep up with a steeper plan (225 steps, descent 79: 0.1, doubling in 7), where the quantizer
+ * LR, not t, still bounds how fast a bit-width falls.
+ */
+export function defaultGain(plan: DescentPlan): number {
+  return Math.min(0.1, Math.max(0.05, 40 / Math.max(1, plan.descentEnd - plan.warmupSteps)));
+}
+
 const ACC_SLOW = 0.01, ACC_FAST = 0.1, LAG_EMA = 0.2, CATCHING_UP = 1e-3;
 /** The temperature's bounds. */
 export const T_MIN = 1e-6, T_MAX = 1e3;
@@ -73,7 +83,7 @@ export class DescentController {
   constructor(o: DescentControllerOptions) {
     this.plan = o.plan;
     this.t0 = o.t0 ?? 1;
-    this.gain = o.gain ?? 0.05;
+    this.gain = o.gain ?? defaultGain(o.plan);
     this.tolerance = o.tolerance ?? 0.02;
     this.holdDrop = o.holdDrop ?? 0.1;
     this.maxHold = o.maxHold ?? Math.floor(o.plan.recoverySteps / 4);

@@ -18,6 +18,6 @@ export { distillLoss, DistillLoss, DISTILL_LOSSES, checkDistillLoss } from './di
 export { GdnsqObjective, ObjectiveOptions, ObjectiveState, ObjectiveLoss } from './objective';
 export { GdnsqLrSchedule, LrScheduleOptions, LrScheduleState, AnnealMode, ANNEAL_MODES } from './lr-schedule';
 export { planDescent, plannedBits, plannedRate, layerEnd, convergenceBits, describePlan, DescentPlan, DescentPlanOptions, DescentShape, DESCENT_SHAPES, BudgetError } from './descent-plan';
-export { DescentController, T_MIN, T_MAX, DescentControllerOptions, DescentControllerState, DescentMeasure } from './descent-controller';
+export { DescentController, defaultGain, T_MIN, T_MAX, DescentControllerOptions, DescentControllerState, DescentMeasure } from './descent-controller';
 export { noiseAwareMetric } from './metric';
 export { verifyGrid, GridCheck } from './verify';

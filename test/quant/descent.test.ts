@@ -7,7 +7,7 @@ import { Sequential, Linear, ReLU } from '../../src/nn';
 import { RAdam, radamRectification } from '../../src/optim';
 import {
   planDescent, plannedBits, plannedRate, layerEnd, convergenceBits, describePlan, BudgetError, DescentController, quantize, calibrate, bitPenalty,
-  quantizerBits, bitsSummary, projectQuantizers, quantizedLayers, T_MAX,
+  quantizerBits, bitsSummary, projectQuantizers, quantizedLayers, T_MAX, defaultGain,
 } from '../../src/quant';
 import { plannedQuantizerLr, quantizerLrAt, QUANT_BETAS } from '../../src/train';
 
@@ -62,7 +62,11 @@ test('planned bits: start bits through the warm-up, just under the convergence t
 
 test('controller: t rises while a quantizer lags, falls slowly when none does, bounded; no wind-up', () => {
   const plan = planDescent({ totalSteps: 1000, startBits: 10, minTarget: 2, warmupSteps: 10, descent: 0.5 });
-  const c = new DescentController({ plan });
+  // The default gain: 0.05 for a descent of 800 steps or more, 40/steps up to 0.1 below.
+  assert.equal(defaultGain(planDescent({ totalSteps: 4300, startBits: 10, minTarget: 1 })), 0.05);
+  assert.equal(defaultGain(plan), 40 / 490);
+  assert.equal(defaultGain(planDescent({ totalSteps: 225, startBits: 6, minTarget: 4 })), 0.1);
+  const c = new DescentController({ plan, gain: 0.05 });
   for (let s = 1; s <= 10; s++) c.update(s, { lagW: 5, lagA: 5, acc: 0.9 });
   assert.equal(c.tw, 0, 'no penalty in the warm-up');
   assert.ok(Math.abs(c.accuracyReference - 0.9) < 1e-12);
