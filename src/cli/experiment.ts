@@ -62,8 +62,9 @@ export function registerExperiment(program: Command): void {
   exp.command('results').description("redraw the config's results table (.md) and plot (.svg, .png) from its results JSON, with the rows finished under --out merged in")
     .requiredOption('--config <file>', 'grid config (JSON) naming the results file')
     .option('--out <dir>', 'a grid output folder whose finished rows are merged in first')
-    .action(async (o: { config: string; out?: string }) => {
-      const config = loadGridConfig(o.config);
+    .option('--seeds <list>', "the training rows' seeds to merge (default: each row's seeds in the config; a row counts once all of them are done)", seedList)
+    .action(async (o: { config: string; out?: string; seeds?: number[] }) => {
+      const config = o.seeds ? withSeeds(loadGridConfig(o.config), o.seeds) : loadGridConfig(o.config);
       if (!config.results) throw new Error(`${path.basename(o.config)} names no results file ("results")`);
       for (const f of await redrawResults(config, o.out ?? null, [config.results])) console.log(path.relative(process.cwd(), f));
     });
@@ -73,8 +74,9 @@ export function registerExperiment(program: Command): void {
     .option('--models <dir>', 'destination folder', 'models')
     .option('--rows <names>', 'comma-separated row names', rowList)
     .option('--finished', 'skip the rows not finished or not converged (say which) instead of refusing them')
-    .action((o: { config: string; out: string; models: string; rows?: string[]; finished?: boolean }) => {
-      const config = loadGridConfig(o.config);
+    .option('--seeds <list>', "the training rows' seeds (default: each row's seeds in the config)", seedList)
+    .action((o: { config: string; out: string; models: string; rows?: string[]; finished?: boolean; seeds?: number[] }) => {
+      const config = o.seeds ? withSeeds(loadGridConfig(o.config), o.seeds) : loadGridConfig(o.config);
       const say = (l: string): void => { process.stderr.write(`${l}\n`); };
       for (const m of shipRows(config, { out: o.out, models: o.models, rows: o.rows, finishedOnly: !!o.finished, say })) {
         const seed = m.seed === undefined ? '' : ` (${seedText(m.seed, m.row!)})`;

@@ -274,7 +274,15 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
         if (dist) lastAcc = dist.weightedMean([lastAcc], b.size)[0];
         return r;
       },
-      lrFactor: (s, group) => lrs.factor(s) * (group >= 1 && qlrAt ? qlrAt(s + 1, groupLayer[group - 1]) / qlr : 1),
+      // A layer still short of its target keeps its quantizer LR out of the annealing: the cosine is
+      // for the weights' recovery, and a quantizer annealed to 0 there could never reach its target.
+      lrFactor: (s, group) => {
+        if (group < 1 || !qlrAt) return lrs.factor(s);
+        const layer = groupLayer[group - 1];
+        // Above its plan by more than the plan's 0.05-bit margin: above the convergence threshold.
+        const lagging = (objective.measured.layerLags[layer] ?? 0) > 0.05;
+        return (lagging ? 1 : lrs.factor(s)) * (qlrAt(s + 1, layer) / qlr);
+      },
       afterStep: (s) => {
         projectQuantizers(student, floorTarget);
         const v = objective.afterStep(s);
