@@ -168,9 +168,11 @@ export class Quantizer extends Module {
 
   private activationGrid(): Grid {
     const lo = this.isSigned ? this.lower : this.lower.detach();
-    // hi = b + 2^λ − s, as the reference: no relu, so λ and σ keep their gradients at every
-    // bit-width. project() keeps B_a = λ − σ above floorBits(target), hence hi > b.
-    const hi = lo.add(this.log2_range.exp2().sub(this.log2_step.exp2()));
+    // hi = b + 2^λ − s, as the reference. project() keeps B_a = λ − σ above floorBits(target)
+    // through fine-tuning, hence hi > b there and λ and σ keep their gradients at every
+    // bit-width. The clamp at b is for checkpoints written before the projection existed, whose
+    // collapsed quantizers (B_a < 0, one level: a constant output) must still evaluate as saved.
+    const hi = lo.add(this.log2_range.exp2().sub(this.log2_step.exp2()).clamp(0, null));
     return { lo, hi, sigma: this.log2_step };
   }
 

@@ -386,5 +386,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   if (final !== student) final.dispose();
   student.dispose();
   if (!res.interrupted && main) fs.writeFileSync(path.join(o.outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  return summary;
+  // Rank 0 alone loads and tests the checkpoint of record (its best epoch, while the other
+  // ranks hold the last one): every rank returns rank 0's summary.
+  return dist ? dist.broadcastJson(summary) : summary;
 }

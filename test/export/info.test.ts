@@ -54,8 +54,8 @@ test('quantized checkpoint and its packed file: per-layer bits (target, true), p
     assert.deepEqual(i.params, { total: SMALL_PARAMS, quantized, fp: SMALL_PARAMS - quantized });
     assert.deepEqual(i.bytes, { file: fs.statSync(f).size, fp32: 4 * SMALL_PARAMS, quantizedFp32: 4 * quantized, quantizedPacked: 4608 / 4 + 8 * 32 + 9216 / 4 + 8 * 32 });
     assert.deepEqual(i.layers, [
-      { name: 'conv2', type: 'QConv2d', shape: [32, 16, 3, 3], params: 4608, weightBits: { target: 2, true: 2 }, actBits: { target: 3, true: 2, pruned: false }, packedBytes: 1152 + 256 },
-      { name: 'conv3', type: 'QConv2d', shape: [32, 32, 3, 3], params: 9216, weightBits: { target: 2, true: 2 }, actBits: { target: 3, true: 3, pruned: false }, packedBytes: 2304 + 256 },
+      { name: 'conv2', type: 'QConv2d', shape: [32, 16, 3, 3], params: 4608, weightBits: { target: 2, true: 2, min: 2 }, actBits: { target: 3, true: 2, pruned: false }, packedBytes: 1152 + 256 },
+      { name: 'conv3', type: 'QConv2d', shape: [32, 32, 3, 3], params: 9216, weightBits: { target: 2, true: 2, min: 2 }, actBits: { target: 3, true: 3, pruned: false }, packedBytes: 2304 + 256 },
     ]);
     assert.deepEqual(i.card.quant, { options: o });
     const text = formatInfo(i);
