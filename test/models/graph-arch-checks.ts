@@ -1,15 +1,16 @@
 // The checks mobilenetv2.test.ts and vit.test.ts run on a registry architecture written as a
 // graph model: a few training steps, ONNX Runtime on the FP and on a W4A4 QDQ export, and
 // PyTorch (test/models/torch_models.py) on the saved state dict. Fashion-MNIST test images.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { Tensor, F, noGrad, scope } from '../../src/engine';
+import { Tensor, F, noGrad, scope, manualSeed } from '../../src/engine';
 import { saveSafetensors } from '../../src/engine/safetensors';
 import { loadDataset, slice, BatchLoader, ImageDataset } from '../../src/data';
-import { Model } from '../../src/models';
+import { Model, createModel, GraphModel } from '../../src/models';
 import { Adam } from '../../src/optim';
 import { quantize, calibrate, quantizedLayers, QuantizeReport } from '../../src/quant';
 import { exportOnnx, writeOnnx, compareOnnx, gdnsqLogits } from '../../src/export/onnx';
@@ -157,4 +158,51 @@ export async function withModel<T>(make: () => Model, fn: (m: Model) => T | Prom
 /** Eval-mode forward of random inputs [n, ...shape]: the logits' shape. */
 export function outputShape(m: Model, n: number, shape: number[]): number[] {
   return scope(() => noGrad(() => m.eval().forward(Tensor.randn([n, ...shape]))).shape);
+}
+
+/**
+ * Registers the test that a few Adam steps lower the loss of a fresh `arch` (1×28×28) on 32 images
+ * (every step; the last at most `factor` × the first), and that with its trained BatchNorm
+ * statistics / weights the FP export in ORT and the checkpoint in PyTorch give its logits.
+ */
+export function testTrainingAndExport(arch: string, factor: number): void {
+  test(`${arch}: a few Adam steps reduce the loss on a small batch; FP export in ORT and the checkpoint in PyTorch give its logits`, async (t) => {
+    manualSeed(1);
+    const images = testImages(32);
+    await withModel(() => createModel(arch, { inChannels: 1 }), async (m) => {
+      assertLossFalls(trainSteps(m, images, 6, 2e-3), factor);
+      await checkFpOnnx(m, images);
+      await t.test('PyTorch (test/models/torch_models.py) loads the state dict strictly and gives the same logits', { skip: torchSkip }, () => {
+        checkTorch(m, images);
+      });
+    });
+  });
+}
+
+/** A fresh `arch` after two training steps, through checkQdqOnnx (W4A4 in ORT); `check` gets the quantized model and what quantize() did. */
+export async function quantizedCase(arch: string, check: (m: Model, r: QuantizeReport) => void): Promise<void> {
+  manualSeed(2);
+  const images = testImages(32);
+  await withModel(() => createModel(arch, { inChannels: 1 }), async (m) => {
+    trainSteps(m, images, 2, 2e-3);
+    check(m, await checkQdqOnnx(m, images));
+  });
+}
+
+/**
+ * A fresh `arch` for 1×28×28 images with 10 classes and for 3×32×32 (the default size) with 100:
+ * a GraphModel with the config that rebuilds it, logits of the right shape, and the parameters of
+ * `params(inChannels, numClasses, imageSize)`; `more` checks the first model further.
+ */
+export async function checkSizes(arch: string, params: (c: number, k: number, size: number) => number, more: (m: Model) => void): Promise<void> {
+  manualSeed(0);
+  for (const [c, size, k] of [[1, 28, 10], [3, 32, 100]]) {
+    await withModel(() => createModel(arch, c === 1 ? { inChannels: 1, numClasses: k } : { numClasses: k }), (m) => {
+      assert.ok(m instanceof GraphModel);
+      assert.deepEqual(m.config, { name: arch, inChannels: c, numClasses: k, imageSize: size });
+      assert.deepEqual(outputShape(m, 2, [c, size, size]), [2, k]);
+      assert.equal(m.numParameters(), params(c, k, size));
+      if (c === 1) more(m);
+    });
+  }
 }
