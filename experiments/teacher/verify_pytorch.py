@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Loads a gdnsq FP checkpoint into a PyTorch module of the same definition (torchvision-style
-CIFAR ResNet, test/models/torch-reference.py) and evaluates it on the Fashion-MNIST test set.
-Shows that the file is a plain state dict PyTorch loads with strict=True. Needs python3-torch.
+CIFAR ResNet, test/models/torch-reference.py; mobilenetv2 and vit, test/models/torch_models.py)
+and evaluates it on the Fashion-MNIST test set. Shows that the file is a plain state dict
+PyTorch loads with strict=True. Needs python3-torch.
 
 usage: verify_pytorch.py CHECKPOINT [DATA_DIR]"""
 import gzip, importlib.util, json, os, struct, sys
@@ -9,27 +10,19 @@ import numpy as np
 import torch
 
 here = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location('ref', os.path.join(here, '..', '..', 'test', 'models', 'torch-reference.py'))
-ref = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(ref)
-
-DTYPES = {'F32': np.float32, 'F64': np.float64, 'I64': np.int64, 'I32': np.int32, 'U8': np.uint8}
 
 
-def read_safetensors(path):
-    """The published format: u64 header size, JSON header, raw little-endian tensor bytes."""
-    with open(path, 'rb') as f:
-        buf = f.read()
-    (n,) = struct.unpack('<Q', buf[:8])
-    header = json.loads(buf[8:8 + n])
-    meta = header.pop('__metadata__', {})
-    data = buf[8 + n:]
-    tensors = {}
-    for name, h in header.items():
-        b, e = h['data_offsets']
-        arr = np.frombuffer(data[b:e], dtype=DTYPES[h['dtype']]).reshape(h['shape'])
-        tensors[name] = torch.from_numpy(arr.copy())
-    return tensors, meta
+def module(name, file):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(here, '..', '..', 'test', 'models', file))
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    return m
+
+
+ref = module('ref', 'torch-reference.py')
+archs = module('torch_models', 'torch_models.py')
+
+read_safetensors = archs.read_safetensors
 
 
 def read_idx(path):
@@ -44,9 +37,12 @@ ckpt = sys.argv[1]
 data_dir = sys.argv[2] if len(sys.argv) > 2 else '/usr/share/datasets/fashion-mnist'
 state, meta = read_safetensors(ckpt)
 card = json.loads(meta['gdnsq'])
-depth = int(card['model'].replace('resnet', ''))
-n = (depth - 2) // 6
-model = ref.ResNet([n] * 3, [16, 32, 64], card['args']['inChannels'], card['args']['numClasses'], imagenet=False)
+if card['model'].startswith('resnet'):
+    depth = int(card['model'].replace('resnet', ''))
+    n = (depth - 2) // 6
+    model = ref.ResNet([n] * 3, [16, 32, 64], card['args']['inChannels'], card['args']['numClasses'], imagenet=False)
+else:
+    model = archs.build(card)
 model.load_state_dict(state, strict=True)
 model.eval()
 torch.set_num_threads(int(os.environ.get('THREADS', '2')))
@@ -58,4 +54,4 @@ correct = 0
 with torch.no_grad():
     for i in range(0, len(x), 500):
         correct += (model(x[i:i + 500]).argmax(1) == y[i:i + 500]).sum().item()
-print(json.dumps({'torch': torch.__version__, 'top1': correct / len(x), 'n': len(x), 'strict_load': True}))
+print(json.dumps({'model': card['model'], 'torch': torch.__version__, 'top1': correct / len(x), 'n': len(x), 'strict_load': True}))

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { F, setNumThreads, manualSeed, getNumThreads } from '../engine';
 import { DATASET_NAMES, DatasetName, loadDataset, splitTrainVal, slice, BatchLoader, defaultValSize, defaultHflip } from '../data';
-import { createModel, MODEL_NAMES } from '../models';
+import { createModel, MODEL_NAMES, ModelArgs, takesImageSize } from '../models';
 import { SGD, Adam, AdamW, RAdam, Schedule, schedules } from '../optim';
 import { Trainer, evaluate, ModelCard, loadModelFile } from '../train';
 import { int, num, oneOf } from './options';
@@ -37,6 +37,14 @@ function makeSchedule(o: TrainOpts, total: number): Schedule {
   }
 }
 
+/** The model's arguments from the dataset; a model built for one input size (mobilenetv2, vit) gets the dataset's. */
+function modelArgs(name: string, d: { channels: number; numClasses: number; height: number; width: number }, dataset: string): ModelArgs {
+  const args: ModelArgs = { inChannels: d.channels, numClasses: d.numClasses };
+  if (!takesImageSize(name)) return args;
+  if (d.height !== d.width) throw new Error(`${name} takes square images; ${dataset} has ${d.height}×${d.width}`);
+  return { ...args, imageSize: d.height };
+}
+
 export async function runTrain(o: TrainOpts): Promise<void> {
   if (o.threads) setNumThreads(o.threads);
   manualSeed(o.seed);
@@ -51,7 +59,7 @@ export async function runTrain(o: TrainOpts): Promise<void> {
   const train = o.trainLimit ? slice(split.train, 0, Math.min(o.trainLimit, split.train.n)) : split.train;
   // A model given by --init keeps its input convention (an imported graph may normalize inside).
   const normalize = init ? init.card.normalize : { mean: data.info.mean, std: data.info.std };
-  const model = init ? init.model : createModel(o.model, { inChannels: train.channels, numClasses: train.numClasses });
+  const model = init ? init.model : createModel(o.model, modelArgs(o.model, train, o.dataset));
   if (init && (model.config.inChannels !== train.channels || model.config.numClasses !== train.numClasses)) {
     throw new Error(`${o.init}: the model takes ${model.config.inChannels} channels and has ${model.config.numClasses} classes; ${o.dataset} has ${train.channels} and ${train.numClasses}`);
   }

@@ -1,7 +1,10 @@
-export { ModelConfig, ModelArgs, Model } from './config';
+export { ModelConfig, ModelArgs, Model, SizedModelConfig } from './config';
 export { ResNet, BasicBlock, cifarResNet, resnet18 } from './resnet';
 export { SmallCNN } from './smallcnn';
-export { createModel, MODEL_NAMES } from './registry';
+export { createModel, MODEL_NAMES, takesImageSize } from './registry';
+export { mobileNetV2, MOBILENETV2_STAGES, MOBILENETV2_STEM, MOBILENETV2_HEAD } from './mobilenetv2';
+export { vit, VIT } from './vit';
+export { GraphWriter } from './graph-writer';
 export { GraphModel, GraphScope, checkGraphDesc, graphFpNodes } from './graph';
 export { GraphDesc, GraphNode, GraphConst, ModuleSpec, AttrValue, GRAPH_FORMAT, GRAPH_MODEL } from './graph-desc';
 export { SUPPORTED_OPS } from './graph-ops';

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { Tensor, scope, manualSeed } from '../../src/engine';
 import { createModel, MODEL_NAMES, ResNet, SmallCNN, ModelArgs } from '../../src/models';
 
-test('createModel knows the CIFAR ResNets, ResNet-18 and the small CNN', () => {
-  assert.deepEqual(MODEL_NAMES, ['resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet18', 'smallcnn']);
-  assert.throws(() => createModel('resnet50'), { message: "unknown model 'resnet50' (known: resnet20, resnet32, resnet44, resnet56, resnet18, smallcnn)" });
+test('createModel knows the CIFAR ResNets, ResNet-18, the small CNN, MobileNetV2 and the ViT', () => {
+  assert.deepEqual(MODEL_NAMES, ['resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet18', 'smallcnn', 'mobilenetv2', 'vit']);
+  assert.throws(() => createModel('resnet50'), { message: "unknown model 'resnet50' (known: resnet20, resnet32, resnet44, resnet56, resnet18, smallcnn, mobilenetv2, vit)" });
   assert.throws(() => createModel('toString'), /^Error: unknown model 'toString'/);
   const m = createModel('resnet44');
   assert.ok(m instanceof ResNet);
