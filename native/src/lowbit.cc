@@ -96,7 +96,7 @@ void RegisterLowbit(Exports exports) {
     lb::QuantizeBytes(x.data_ptr<float>(), s, g, codes.data_ptr<uint8_t>());
     RET(codes);
   });
-  // lowbitPackWeights(codes uint8 [O, C, KH, KW], bits, mode 'bitserial'|'int8') → packed weights
+  // lowbitPackWeights(codes uint8 [O, C, KH, KW], bits, mode 'bitserial'|'int8'|'depthwise') → packed weights
   GDNSQ_FN(exports, "lowbitPackWeights", {
     at::Tensor codes = A_T(0).contiguous();
     const int64_t bits = A_INT(1);
@@ -116,9 +116,16 @@ void RegisterLowbit(Exports exports) {
       lb::PackWeightBytes(codes.data_ptr<uint8_t>(), s, out.data_ptr<int8_t>());
       RET(out);
     }
-    throw std::invalid_argument("unknown mode '" + mode + "' (bitserial, int8)");
+    if (mode == "depthwise") {  // codes [C, 1, KH, KW]
+      CheckBits(bits, 8);
+      if (codes.size(1) != 1) throw std::invalid_argument("depthwise weight codes must be [C, 1, KH, KW]");
+      at::Tensor out = at::empty({s.Taps(), lb::PadTo(s.o, 16)}, at::kInt);
+      lb::PackWeightsDepthwise(codes.data_ptr<uint8_t>(), s, out.data_ptr<int32_t>());
+      RET(out);
+    }
+    throw std::invalid_argument("unknown mode '" + mode + "' (bitserial, int8, depthwise)");
   });
-  // lowbitConv2d(mode, acts, abits, [N, C, H, W], weights, wbits, O, [kh, kw], [sh, sw], [ph, pw],
+  // lowbitConv2d(mode 'bitserial'|'int8'|'depthwise' (reads int8's byte codes), acts, abits, [N, C, H, W], weights, wbits, O, [kh, kw], [sh, sw], [ph, pw],
   //              alpha, beta, gamma, biasMap|null, residual|null, relu, next|null, keepFloat)
   //   → float32 [N, O, Ho, Wo] channels_last; with next = {mode, lo, hi, s, bits, padding}: the
   //   output's codes for the next convolution instead (keepFloat: [output, codes]).
@@ -175,8 +182,13 @@ void RegisterLowbit(Exports exports) {
       Expect(acts, at::kByte, s.n * s.PaddedH() * s.ByteRowBytes(), "activation codes");
       Expect(w, at::kChar, s.KBytesPadded() * lb::PadTo(s.o, 16), "weight bytes");
       lb::Int8Conv(acts.data_ptr<uint8_t>(), w.data_ptr<int8_t>(), s, e, out_ptr);
+    } else if (mode == "depthwise") {
+      if (s.o != s.c) throw std::invalid_argument("a depthwise convolution has as many outputs as input channels, got " + std::to_string(s.o) + " for " + std::to_string(s.c));
+      Expect(acts, at::kByte, s.n * s.PaddedH() * s.ByteRowBytes(), "activation codes");
+      Expect(w, at::kInt, s.Taps() * lb::PadTo(s.o, 16), "depthwise weight codes");
+      lb::DepthwiseConv(acts.data_ptr<uint8_t>(), w.data_ptr<int32_t>(), s, e, out_ptr);
     } else {
-      throw std::invalid_argument("unknown mode '" + mode + "' (bitserial, int8)");
+      throw std::invalid_argument("unknown mode '" + mode + "' (bitserial, int8, depthwise)");
     }
     if (!e.next) RET(out);
     if (!keep_float) RET(next_codes);

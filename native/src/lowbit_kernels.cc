@@ -29,6 +29,9 @@
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
 #define GDNSQ_AVX512_VNNI 1
 #endif
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define GDNSQ_AVX512_BW 1
+#endif
 
 namespace gdnsq::lowbit {
 
@@ -422,6 +425,46 @@ int64_t ByteSum(const uint8_t* row, int64_t bytes) {
 }
 #endif
 
+// ---- depthwise ------------------------------------------------------------------------------
+
+// One output pixel of a depthwise convolution: win points at its window's top-left padded
+// pixel (rows rb bytes apart, pixels tb bytes apart), w at the packed [Taps][cpad] codes.
+inline void DepthwisePixel(const uint8_t* win, int64_t rb, int64_t tb, const int32_t* w, const ConvShape& s, int64_t cpad,
+                           const Epilogue& e, const float* bm, const float* res, float* y) {
+#ifdef GDNSQ_AVX512_BW
+  for (int64_t c0 = 0; c0 < s.c; c0 += 16) {
+    const __mmask16 m = s.c - c0 >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (s.c - c0)) - 1);
+    __m512i acc = _mm512_setzero_si512(), sq = _mm512_setzero_si512();
+    for (int64_t ky = 0; ky < s.kh; ++ky)
+      for (int64_t kx = 0; kx < s.kw; ++kx) {
+        const __m512i a = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, win + ky * rb + kx * tb + c0));
+        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(a, _mm512_loadu_si512(w + (ky * s.kw + kx) * cpad + c0)));
+        sq = _mm512_add_epi32(sq, a);
+      }
+    __m512 r = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, e.alpha + c0), _mm512_cvtepi32_ps(acc));
+    r = _mm512_add_ps(r, _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, e.beta + c0), _mm512_cvtepi32_ps(sq)), _mm512_maskz_loadu_ps(m, e.gamma + c0)));
+    if (bm) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, bm + c0));
+    if (res) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, res + c0));
+    if (e.relu) r = _mm512_max_ps(r, _mm512_setzero_ps());
+    _mm512_mask_storeu_ps(y + c0, m, r);
+  }
+#else
+  for (int64_t c = 0; c < s.c; ++c) {
+    int32_t acc = 0, sq = 0;
+    for (int64_t ky = 0; ky < s.kh; ++ky)
+      for (int64_t kx = 0; kx < s.kw; ++kx) {
+        const int32_t a = win[ky * rb + kx * tb + c];
+        acc += a * w[(ky * s.kw + kx) * cpad + c];
+        sq += a;
+      }
+    float v = e.alpha[c] * static_cast<float>(acc) + (e.beta[c] * static_cast<float>(sq) + e.gamma[c]);
+    if (bm) v += bm[c];
+    if (res) v += res[c];
+    y[c] = e.relu && v < 0.0f ? 0.0f : v;
+  }
+#endif
+}
+
 // Floats ordered as integers (for a bisection over representable values).
 inline int32_t Key(float x) { int32_t i; std::memcpy(&i, &x, 4); return i >= 0 ? i : INT32_MIN - i; }
 inline float FromKey(int32_t k) { int32_t i = k >= 0 ? k : INT32_MIN - k; float x; std::memcpy(&x, &i, 4); return x; }
@@ -491,6 +534,13 @@ void PackWeightBytes(const uint8_t* codes, const ConvShape& s, int8_t* out) {
       }
 }
 
+void PackWeightsDepthwise(const uint8_t* codes, const ConvShape& s, int32_t* out) {
+  const int64_t cpad = PadTo(s.o, 16);
+  std::memset(out, 0, sizeof(int32_t) * s.Taps() * cpad);
+  for (int64_t c = 0; c < s.o; ++c)
+    for (int64_t t = 0; t < s.Taps(); ++t) out[t * cpad + c] = codes[c * s.Taps() + t];
+}
+
 // ---- convolutions ------------------------------------------------------------------------------
 
 void BitserialConv(const uint8_t* planes, int abits, const uint64_t* wplanes, int wbits, const ConvShape& s,
@@ -529,6 +579,21 @@ void Int8Conv(const uint8_t* codes, const int8_t* wbytes, const ConvShape& s, co
       const int64_t pix = (n * s.ho + oy) * s.wo + ox;
       float* y = OutRow(out, pix, s.o, scratch.data());
       Finish(acc.data(), sumq, e, s.o, oy * s.wo + ox, pix, y);
+      EmitNext(e, n, oy, ox, y);
+    }
+  });
+}
+
+void DepthwiseConv(const uint8_t* codes, const int32_t* wcodes, const ConvShape& s, const Epilogue& e, float* out) {
+  const int64_t cpad = PadTo(s.c, 16), tb = TapBytes(s.c), rb = s.ByteRowBytes();
+  ForOutputRows(s, [&](int64_t n, int64_t oy) {
+    std::vector<float> scratch(out ? 0 : cpad);
+    const uint8_t* img = codes + (n * s.PaddedH() + oy * s.sh) * rb;
+    for (int64_t ox = 0; ox < s.wo; ++ox) {
+      const int64_t pos = oy * s.wo + ox, pix = (n * s.ho + oy) * s.wo + ox;
+      float* y = OutRow(out, pix, s.o, scratch.data());
+      DepthwisePixel(img + ox * s.sw * tb, rb, tb, wcodes, s, cpad, e, e.bias_map ? e.bias_map + pos * s.o : nullptr,
+                     e.residual ? e.residual + pix * s.o : nullptr, y);
       EmitNext(e, n, oy, ox, y);
     }
   });

@@ -13,7 +13,10 @@
 // whole 64-bit words (tap kx, channel c at bit kx·chunk + c of its group). The weights are
 // packed in the same order, so Σ q_a·q_w = Σ_ij 2^(i+j)·popcount(A_i & W_j) (bit-serial). The
 // int8 path does the same with one byte per channel code (channels padded to a multiple of 4)
-// and u8·s8 dot products (AVX-512 VNNI).
+// and u8·s8 dot products (AVX-512 VNNI). A depthwise convolution (one filter per channel) reads
+// the same byte layout directly, without im2col: per channel, 16 channels a vector, exact int32
+// sums Σ q_a·q_w and Σ q_a over its own window (beta then multiplies each channel's own sum).
+// A Linear layer is the 1×1 convolution of an image of one pixel per input row.
 #pragma once
 #include <cstdint>
 
@@ -87,11 +90,17 @@ void PackWeightPlanes(const uint8_t* codes, const ConvShape& s, int bits, uint64
 /** Weight codes [O][C][KH][KW] (≤ 127) → int8 blocks [KBytesPadded/4][PadTo(O, 16)][4]. */
 void PackWeightBytes(const uint8_t* codes, const ConvShape& s, int8_t* out);
 
+/** Depthwise weight codes [C][1][KH][KW] → int32 [Taps][PadTo(C, 16)] (padding channels zero); s.o = C. */
+void PackWeightsDepthwise(const uint8_t* codes, const ConvShape& s, int32_t* out);
+
 /** Bit-serial convolution: out NHWC [N·Ho·Wo][O] (out may be null when e.next takes the codes). */
 void BitserialConv(const uint8_t* planes, int abits, const uint64_t* wplanes, int wbits, const ConvShape& s,
                    const Epilogue& e, float* out);
 /** int8 convolution (u8 activation codes × s8 weight codes, exact int32 sums): out NHWC. */
 void Int8Conv(const uint8_t* codes, const int8_t* wbytes, const ConvShape& s, const Epilogue& e, float* out);
+
+/** Depthwise convolution (s.o = s.c) on byte codes (QuantizeBytes layout): out NHWC. */
+void DepthwiseConv(const uint8_t* codes, const int32_t* wcodes, const ConvShape& s, const Epilogue& e, float* out);
 
 /** Whether the kernels were compiled with AVX-512 (VPOPCNTDQ for bit-serial, VNNI for int8). */
 bool HasAvx512Popcnt();

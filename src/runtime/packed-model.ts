@@ -1,18 +1,20 @@
 // A packed model ready to run at low-bit speed: the model a packed file (or a quantized
-// checkpoint) describes, with every quantized convolution replaced by a PackedConv2d on its
-// integer codes (BatchNorm folded, ReLU and the residual add fused where the structure is known:
-// runtime/fuse.ts). Everything else (first conv, shortcuts, pooling, fc) stays libtorch fp32.
+// checkpoint) describes, with every quantized convolution (plain or depthwise) replaced by a
+// PackedConv2d on its integer codes (BatchNorm folded, ReLU and the residual add fused where the
+// structure is known: runtime/fuse.ts) and every quantized Linear by a PackedLinear. Everything
+// else (first conv, shortcuts, pooling, fc, a graph's weightless nodes) stays libtorch fp32.
 import * as fs from 'fs';
 import { Tensor, decodeSafetensors, noGrad, scope } from '../engine';
 import { Module, BatchNorm2d } from '../nn';
 import { Model } from '../models';
-import { QConv2d, quantizedLayers } from '../quant';
+import { QConv2d, QLinear, QuantizedLayer, quantizedLayers } from '../quant';
 import { ModelCard } from '../train';
 import { BatchLoader, ImageDataset } from '../data';
 import { loadModel } from '../export/load';
 import { PackedHeader, checkPacked, isPackedFile, packState, unpackCodes, scaleKey, lowerKey } from '../export/packed-format';
-import { KernelMode, KERNEL_MODES, features, channelsLast } from './kernels';
-import { PackedConv2d, IdentityAfterFold, activationGrid, batchNormNameFor } from './packed-conv';
+import { ConvKernel, KERNEL_MODES, KernelMode, features, channelsLast } from './kernels';
+import { PackedConv2d, PackedWeights, IdentityAfterFold, activationGrid, batchNormNameFor, isDepthwise } from './packed-conv';
+import { PackedLinear } from './packed-linear';
 import { foldFullPrecision } from './fold-fp';
 import { fuseBlocks } from './fuse';
 
@@ -26,7 +28,7 @@ export interface RuntimeOptions {
 }
 
 /** How one quantized layer runs. */
-export interface RuntimeLayer { name: string; runtime: 'packed' | 'libtorch'; mode?: KernelMode; wbits?: number; abits?: number; foldedBn?: string; reason?: string }
+export interface RuntimeLayer { name: string; runtime: 'packed' | 'libtorch'; mode?: ConvKernel; wbits?: number; abits?: number; foldedBn?: string; reason?: string }
 
 /**
  * 'auto': the bit-serial kernel costs wbits·abits popcount passes, the int8 kernel one VNNI
@@ -75,6 +77,20 @@ function packedWeights(file: string, model: Model): { state: Record<string, Tens
   return packState(model);
 }
 
+/** The kernels take at most this many input channels (features) per layer. */
+const MAX_CHANNELS = 512;
+
+/** Why a quantized layer stays on libtorch (fake-quantized fp32), or null when the kernels run it. */
+function whyLibtorch(layer: QuantizedLayer, packed: boolean): string | null {
+  if (!(layer instanceof QConv2d) && !(layer instanceof QLinear)) return 'neither a convolution nor a linear';
+  if (!packed) return 'weights not packed (full precision or pruned)';
+  if (!layer.act_quant.enabled) return 'input not quantized';
+  if (layer instanceof QLinear) return layer.inFeatures > MAX_CHANNELS ? `over ${MAX_CHANNELS} input features` : null;
+  if (layer.dilation.some((d) => d !== 1)) return 'dilated';
+  if (layer.groups !== 1 && !isDepthwise(layer)) return 'grouped (not depthwise)';
+  return layer.inChannels > MAX_CHANNELS ? `over ${MAX_CHANNELS} input channels` : null;
+}
+
 /** Loads a packed file (or a quantized checkpoint) for fast inference. */
 export function load(file: string, opts: RuntimeOptions = {}): PackedModel {
   if (opts.mode !== undefined && opts.mode !== 'auto' && !KERNEL_MODES.includes(opts.mode)) {
@@ -91,27 +107,32 @@ export function load(file: string, opts: RuntimeOptions = {}): PackedModel {
       const out: RuntimeLayer[] = [];
       for (const [name, layer] of q) {
         const l = header.layers[name];
-        const reason = !(layer instanceof QConv2d) ? 'not a convolution'
-          : !l ? 'weights not packed (full precision or pruned)'
-          : !layer.act_quant.enabled ? 'input not quantized'
-          : layer.groups !== 1 || layer.dilation.some((d) => d !== 1) ? 'grouped or dilated' : null;
+        const reason = whyLibtorch(layer, l !== undefined);
         if (reason) { out.push({ name, runtime: 'libtorch', reason }); continue; }
-        const conv = layer as QConv2d;
         const dot = name.lastIndexOf('.');
         const parent = byName.get(name.slice(0, Math.max(0, dot))) as Module;
         const key = name.slice(dot + 1);
+        const w: PackedWeights = { codes: unpackCodes(state, name, l), bits: l.bits, scale: state[scaleKey(name)], lower: state[lowerKey(name)] };
+        const mode = chooseMode(l.bits, activationGrid(layer).bits, opts.mode);
+        if (layer instanceof QLinear) {
+          const packed = new PackedLinear(layer, w, mode);
+          parent.registerModule(key, packed);
+          layer.dispose();
+          out.push({ name, runtime: 'packed', mode, wbits: l.bits, abits: packed.act.bits });
+          continue;
+        }
+        const conv = layer as QConv2d;
         const bnKey = batchNormNameFor(key);
         const bnModule = bnKey ? parent.namedChildren().find(([n]) => n === bnKey)?.[1] : undefined;
         const bn = bnModule instanceof BatchNorm2d ? bnModule : null;
-        const mode = chooseMode(l.bits, activationGrid(conv).bits, opts.mode);
-        const packed = new PackedConv2d(conv, { codes: unpackCodes(state, name, l), bits: l.bits, scale: state[scaleKey(name)], lower: state[lowerKey(name)] }, bn, mode);
+        const packed = new PackedConv2d(conv, w, bn, mode);
         parent.registerModule(key, packed);
         conv.dispose();
         if (bn && bnKey) {
           parent.registerModule(bnKey, new IdentityAfterFold());
           bn.dispose();
         }
-        out.push({ name, runtime: 'packed', mode, wbits: l.bits, abits: packed.act.bits, foldedBn: bn && bnKey ? `${name.slice(0, dot + 1)}${bnKey}` : undefined });
+        out.push({ name, runtime: 'packed', mode: packed.kernel, wbits: l.bits, abits: packed.act.bits, foldedBn: bn && bnKey ? `${name.slice(0, dot + 1)}${bnKey}` : undefined });
       }
       return out;
     });

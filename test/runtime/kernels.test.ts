@@ -1,12 +1,13 @@
 // The low-bit kernels against closed forms: integer sums Σ q_a·q_w bit-exact against a float64
 // convolution of the codes, the activation codes bit-exact against the fake quantizer's, the
 // full affine epilogue (with a nonzero lower bound at the zero-padded border, residual and ReLU)
-// against a float64 convolution of the dequantized operands, on odd shapes and both kernels.
+// against a float64 convolution of the dequantized operands, on odd shapes and both kernels; the
+// same for the depthwise kernel (against a grouped float64 convolution) and for Linear rows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, F, scope, noGrad, manualSeed } from '../../src/engine';
 import { fakeQuantize } from '../../src/quant/fake-quant';
-import { KernelMode, KERNEL_MODES, ConvGeometry, channelsLast, isChannelsLast, packWeights, quantizeActivations, lowbitConv2d, convOutputShape } from '../../src/runtime/kernels';
+import { KernelMode, KERNEL_MODES, ConvGeometry, channelsLast, isChannelsLast, packWeights, quantizeActivations, lowbitConv2d, lowbitLinear, convOutputShape } from '../../src/runtime/kernels';
 
 interface Case { n: number; c: number; h: number; w: number; o: number; k: number; stride: number; pad: number; abits: number; wbits: number }
 
@@ -146,5 +147,120 @@ test('bad calls are one-line errors, not crashes', () => {
     assert.throws(() => lowbitConv2d(mode, acts, 1, x.shape, w, 1, 2, geo3, { ...e, alpha: ones(3) }), /alpha must be a contiguous float32 CPU tensor of 2 elements/);
     const w7 = packWeights(Tensor.zeros([2, 4, 9, 9]).to('uint8'), 1, mode);
     assert.throws(() => lowbitConv2d(mode, acts, 1, x.shape, w7, 1, 2, { ...geo3, kernel: [9, 9] }, e), /the kernel is larger than the padded input/);
+  });
+});
+
+// Depthwise: o = c, one filter [1, k, k] per channel; odd channel counts (a partial 16-lane
+// vector), stride 2, padding, 8-bit codes, 5×5.
+const DW_CASES: Case[] = [
+  { n: 2, c: 16, h: 9, w: 7, o: 16, k: 3, stride: 1, pad: 1, abits: 4, wbits: 4 },
+  { n: 2, c: 5, h: 8, w: 8, o: 5, k: 3, stride: 2, pad: 1, abits: 2, wbits: 2 },
+  { n: 1, c: 33, h: 7, w: 6, o: 33, k: 3, stride: 2, pad: 1, abits: 8, wbits: 8 },
+  { n: 3, c: 19, h: 5, w: 5, o: 19, k: 5, stride: 1, pad: 2, abits: 3, wbits: 1 },
+  { n: 1, c: 40, h: 6, w: 7, o: 40, k: 3, stride: 1, pad: 0, abits: 1, wbits: 3 },
+];
+const dwRef = (x: Tensor, w: Tensor, c: Case): Tensor => F.conv2d(x.to('float64'), w.to('float64'), null, { stride: c.stride, padding: c.pad, groups: c.c });
+
+test('depthwise: Σ q_a·q_w and each channel\'s window sum Σ q_a are exact (a grouped float64 convolution of the codes)', () => {
+  manualSeed(5);
+  for (const c of DW_CASES) {
+    scope(() => {
+      const s = 0.25, grid = { lo: 0, hi: (2 ** c.abits - 1) * s, s, bits: c.abits };
+      const { x, codes } = activations(c, 0, s);
+      const w = randCodes([c.c, 1, c.k, c.k], c.wbits);
+      const acts = quantizeActivations(x, grid, 'depthwise', geo(c).padding);
+      const packed = packWeights(w.to('uint8'), c.wbits, 'depthwise');
+      const y = lowbitConv2d('depthwise', acts, c.abits, x.shape, packed, c.wbits, c.c, geo(c), { alpha: ones(c.c), beta: zeros(c.c), gamma: zeros(c.c) });
+      assert.deepEqual(y.shape, convOutputShape(x.shape, c.c, geo(c)), `${JSON.stringify(c)}: shape`);
+      assert.ok(isChannelsLast(y));
+      assert.equal(y.to('float64').sub(dwRef(codes, w, c)).abs().amax().item(), 0, `${JSON.stringify(c)}: integer sums`);
+      const sums = lowbitConv2d('depthwise', acts, c.abits, x.shape, packed, c.wbits, c.c, geo(c), { alpha: zeros(c.c), beta: ones(c.c), gamma: zeros(c.c) });
+      assert.equal(sums.to('float64').sub(dwRef(codes, Tensor.ones([c.c, 1, c.k, c.k]), c)).abs().amax().item(), 0, `${JSON.stringify(c)}: window sums`);
+    });
+  }
+});
+
+test('depthwise epilogue: per-channel affine, lower bound at the zero-padded border, residual, ReLU', () => {
+  manualSeed(6);
+  for (const c of DW_CASES) {
+    scope(() => noGrad(() => {
+      const s = 0.3, lo = -0.45;
+      const { x, codes } = activations(c, lo, s);
+      const wq = randCodes([c.c, 1, c.k, c.k], c.wbits);
+      const sw = Tensor.rand([c.c]).add(0.05), wlo = Tensor.randn([c.c]).mul(0.2);
+      const k = Tensor.randn([c.c]), m = Tensor.randn([c.c]);
+      const per = (t: Tensor): Tensor => t.to('float64').reshape([1, c.c, 1, 1]);
+      const wh = wq.mul(sw.reshape([c.c, 1, 1, 1])).add(wlo.reshape([c.c, 1, 1, 1]));
+      const out = convOutputShape(x.shape, c.c, geo(c));
+      const residual = channelsLast(Tensor.randn(out));
+      const want = dwRef(codes.mul(s).add(lo), wh, c).mul(per(k)).add(per(m)).add(residual.to('float64')).relu();
+      const biasMap = dwRef(Tensor.ones([1, c.c, c.h, c.w]), wh, c).mul(lo).mul(per(k)).to('float32').permute([0, 2, 3, 1]).contiguous();
+      const ka = k.mul(s);
+      const y = lowbitConv2d('depthwise', quantizeActivations(x, { lo, hi: lo + (2 ** c.abits - 1) * s, s, bits: c.abits }, 'depthwise', geo(c).padding), c.abits, x.shape,
+        packWeights(wq.to('uint8'), c.wbits, 'depthwise'), c.wbits, c.c, geo(c), { alpha: ka.mul(sw), beta: ka.mul(wlo), gamma: m, biasMap, residual, relu: true });
+      const err = y.to('float64').sub(want).abs().amax().item(), scale = want.abs().amax().item();
+      assert.ok(err <= 1e-5 * Math.max(1, scale), `${JSON.stringify(c)}: max error ${err} (scale ${scale})`);
+    }));
+  }
+});
+
+test('depthwise writes the next layer\'s codes and reads codes a convolution wrote for it', () => {
+  manualSeed(7);
+  const c: Case = { n: 2, c: 21, h: 7, w: 8, o: 21, k: 3, stride: 2, pad: 1, abits: 3, wbits: 4 };
+  scope(() => {
+    const s = 0.5, grid = { lo: 0, hi: 7 * s, s, bits: 3 };
+    const { x } = activations(c, 0, s);
+    const e = { alpha: Tensor.rand([c.c]).mul(0.2), beta: Tensor.randn([c.c]).mul(0.01), gamma: Tensor.randn([c.c]), relu: true };
+    const w = packWeights(randCodes([c.c, 1, 3, 3], 4).to('uint8'), 4, 'depthwise');
+    const acts = quantizeActivations(x, grid, 'depthwise', [1, 1]);
+    const nextGrid = { lo: 0, hi: 0.9, s: 0.3, bits: 2 };
+    const y = lowbitConv2d('depthwise', acts, 3, x.shape, w, 4, c.c, geo(c), e);
+    for (const nextMode of KERNEL_MODES) {
+      const fused = lowbitConv2d('depthwise', acts, 3, x.shape, w, 4, c.c, geo(c), e, { mode: nextMode, grid: nextGrid, padding: [0, 0] });
+      assert.equal(fused.ne(quantizeActivations(y, nextGrid, nextMode, [0, 0])).sum().item(), 0, `depthwise → ${nextMode}`);
+    }
+    // A 1×1 convolution (a MobileNet expand) writing the depthwise layer's padded byte codes.
+    const w1 = packWeights(randCodes([c.c, c.c, 1, 1], 1).to('uint8'), 1, 'bitserial');
+    const g1: ConvGeometry = { kernel: [1, 1], stride: [1, 1], padding: [0, 0] };
+    const planes = quantizeActivations(x, grid, 'bitserial', [0, 0]);
+    const h = lowbitConv2d('bitserial', planes, 3, x.shape, w1, 1, c.c, g1, e);
+    const fused = lowbitConv2d('bitserial', planes, 3, x.shape, w1, 1, c.c, g1, e, { mode: 'depthwise', grid: nextGrid, padding: [1, 1] });
+    assert.equal(fused.ne(quantizeActivations(h, nextGrid, 'depthwise', [1, 1])).sum().item(), 0, 'bitserial → depthwise');
+  });
+});
+
+test('Linear rows: Σ q_a·q_w and Σ q_a exact against float64 matrix products of the codes, both kernels', () => {
+  manualSeed(8);
+  for (const [r, fin, fout, abits, wbits] of [[13, 37, 19, 2, 2], [49, 64, 192, 4, 4], [10, 128, 64, 3, 1], [3, 70, 9, 8, 7], [1, 16, 1, 1, 1]]) {
+    for (const mode of KERNEL_MODES) {
+      scope(() => {
+        const s = 0.5, lo = -1.5, grid = { lo, hi: lo + (2 ** abits - 1) * s, s, bits: abits };
+        const codes = randCodes([r, fin], abits);
+        const x = codes.mul(s).add(lo).add(Tensor.rand([r, fin]).sub(0.5).mul(0.8 * s));
+        const w = randCodes([fout, fin], wbits);
+        const packed = packWeights(w.to('uint8').reshape([fout, fin, 1, 1]), wbits, mode);
+        const y = lowbitLinear(mode, x, grid, packed, wbits, fout, { alpha: ones(fout), beta: zeros(fout), gamma: zeros(fout) });
+        assert.deepEqual(y.shape, [r, fout]);
+        const what = `${r}×${fin}→${fout} W${wbits}A${abits} ${mode}`;
+        assert.equal(y.to('float64').sub(codes.to('float64').matmul(w.to('float64').transpose(0, 1))).abs().amax().item(), 0, `${what}: integer sums`);
+        const sums = lowbitLinear(mode, x, grid, packed, wbits, fout, { alpha: zeros(fout), beta: ones(fout), gamma: zeros(fout) });
+        assert.equal(sums.sub(codes.sum([1], true).expand([r, fout])).abs().amax().item(), 0, `${what}: row sums`);
+      });
+    }
+  }
+});
+
+test('bad depthwise and Linear calls are one-line errors', () => {
+  scope(() => {
+    const x = channelsLast(Tensor.rand([1, 4, 5, 5]));
+    const g = { lo: 0, hi: 1, s: 1, bits: 1 };
+    const geo3: ConvGeometry = { kernel: [3, 3], stride: [1, 1], padding: [1, 1] };
+    const acts = quantizeActivations(x, g, 'depthwise', [1, 1]);
+    const w = packWeights(Tensor.zeros([4, 1, 3, 3]).to('uint8'), 2, 'depthwise');
+    assert.throws(() => packWeights(Tensor.zeros([4, 2, 3, 3]).to('uint8'), 2, 'depthwise'), /depthwise weight codes must be \[C, 1, KH, KW\]/);
+    assert.throws(() => lowbitConv2d('depthwise', acts, 1, x.shape, w, 2, 3, geo3, { alpha: ones(3), beta: zeros(3), gamma: zeros(3) }), /as many outputs as input channels, got 3 for 4/);
+    assert.throws(() => lowbitConv2d('depthwise', acts, 1, x.shape, packWeights(Tensor.zeros([4, 1, 5, 5]).to('uint8'), 2, 'depthwise'), 2, 4, geo3,
+      { alpha: ones(4), beta: zeros(4), gamma: zeros(4) }), /depthwise weight codes must be a contiguous int32 CPU tensor/);
+    assert.throws(() => lowbitLinear('int8', Tensor.rand([2, 3, 4]), g, w, 1, 4, { alpha: ones(4), beta: zeros(4), gamma: zeros(4) }), /lowbitLinear: expected rows \[R, in\], got \[2, 3, 4\]/);
   });
 });
