@@ -33,12 +33,12 @@ const quiet = async <T>(fn: () => Promise<T>): Promise<{ value: T; out: string }
 };
 
 // Which layers each fixture quantizes (default rules: first conv, last linear, 1×1 shortcuts FP).
-// packed: the quantized layers the packed runtime runs (plain convolutions; grouped ones and
-// linears stay on libtorch).
+// packed: the quantized layers the packed runtime runs on its integer kernels (plain and
+// depthwise convolutions, linears: all of them in these fixtures).
 const CASES: Record<string, { quantized: number; fp: string[]; graphFp?: RegExp; packed: number }> = {
   resnet: { packed: 4, quantized: 4, fp: ['conv1 (first conv)', 'layer2.0.downsample.0 (shortcut)', 'fc (last linear)'] },
-  mobilenetv2: { packed: 7, quantized: 12, fp: ['features.0.0.Conv (first conv)', 'classifier.1 (last linear)'] },
-  vit: { packed: 0, quantized: 8, fp: ['patch_embed (first conv)', 'head (last linear)'], graphFp: /activation × activation MatMul and Softmax output.*: 4 MatMul, 2 Softmax/ },
+  mobilenetv2: { packed: 12, quantized: 12, fp: ['features.0.0.Conv (first conv)', 'classifier.1 (last linear)'] },
+  vit: { packed: 8, quantized: 8, fp: ['patch_embed (first conv)', 'head (last linear)'], graphFp: /activation × activation MatMul and Softmax output.*: 4 MatMul, 2 Softmax/ },
 };
 
 for (const [name, want] of Object.entries(CASES)) {
@@ -80,7 +80,6 @@ for (const [name, want] of Object.entries(CASES)) {
     try {
       assert.equal(rt.layers.filter((l) => l.runtime === 'packed').length, want.packed, JSON.stringify(rt.layers));
       assert.ok(rt.layers.filter((l) => l.runtime === 'libtorch').every((l) => l.reason));
-      if (want.packed === 0) return; // all linears (ViT): the runtime is libtorch alone, as checked above
       const test = loadDataset('fashion-mnist').test;
       const pred = rt.classify(test, 1000);
       let hits = 0;
