@@ -48,8 +48,9 @@ test('GDNSQ: 2 ranks × batch 8 follow 1 rank × batch 16 (temperatures, penalti
   assert.deepEqual(r1.layers, r0.layers, 'the ranks return different summaries');
   // Per step: the first 30 (warm-up, then the descent under way) take the same controller
   // decisions; the penalties and the loss agree within float drift (measured: equal to the 5
-  // logged digits through step 18, then 1e-5 at step 19 growing to 4e-4 at step 29, as rounding
-  // decisions of the quantizers near a level boundary fall apart).
+  // logged digits through step 18; from step 19, where a quantizer's rounding decision near a
+  // level boundary falls apart, the difference roughly doubles every two steps: 4e-4 at step 29
+  // with the reference BLAS, 1.9e-3 relative with OpenBLAS).
   const steps = (d: string): Record<string, number>[] => fs.readFileSync(path.join(dir, d, 'rank0', 'metrics.jsonl'), 'utf8').trim().split('\n')
     .map((l) => JSON.parse(l) as Record<string, number>).filter((r) => (r.kind as unknown) === 'step');
   const s1 = steps('q1'), s2 = steps('q2');
@@ -57,7 +58,7 @@ test('GDNSQ: 2 ranks × batch 8 follow 1 rank × batch 16 (temperatures, penalti
   assert.ok(s1[29].tw > 0 && s1[29].ta > 0, 'the penalty is active by step 30');
   for (let i = 0; i < 30; i++) {
     for (const k of ['tw', 'ta', 'w_plan', 'a_plan']) assert.equal(s2[i][k], s1[i][k], `${k} at step ${i + 1}`);
-    for (const k of ['pw', 'pa', 'loss']) assert.ok(Math.abs(s2[i][k] - s1[i][k]) <= (i < 18 ? 2e-5 : 2e-4 + 1e-3 * Math.abs(s1[i][k])), `${k} at step ${i + 1}: ${s1[i][k]} vs ${s2[i][k]}`);
+    for (const k of ['pw', 'pa', 'loss']) assert.ok(Math.abs(s2[i][k] - s1[i][k]) <= (i < 18 ? 2e-5 : 2e-4 + 1e-2 * Math.abs(s1[i][k])), `${k} at step ${i + 1}: ${s1[i][k]} vs ${s2[i][k]}`);
   }
   // At the end (120 steps of rounding decisions later): the same true bits, temperatures within
   // 15%. The all-reduced gradients differ from the one-rank ones in the last float bits, so a
