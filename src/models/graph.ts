@@ -48,18 +48,18 @@ export class GraphModel extends Module implements Model {
   private readonly lastUse: string[][];
 
   /**
-   * An imported graph has the config { name: 'graph', inChannels, numClasses }; an architecture of
-   * the registry written as a graph (mobilenetv2.ts, vit.ts) passes its own config, which rebuilds it.
+   * An imported graph takes { numClasses } and has the config { name: 'graph', inChannels,
+   * numClasses }; an architecture of the registry written as a graph (mobilenetv2.ts, vit.ts)
+   * passes its own full config (with its name), which is kept as is and rebuilds it.
    */
-  constructor(desc: GraphDesc, args: ModelArgs = {}, config?: ModelConfig) {
+  constructor(desc: GraphDesc, args: ModelArgs | ModelConfig = {}) {
     super();
     this.desc = checkGraphDesc(desc);
     const inChannels = desc.input.shape[0];
-    const want = config ?? args;
-    if (want.inChannels !== undefined && want.inChannels !== inChannels) throw new Error(`graph: inChannels ${want.inChannels} does not match the graph's input [${desc.input.shape.join(', ')}]`);
-    const numClasses = want.numClasses ?? 0;
-    if (!Number.isInteger(numClasses) || numClasses <= 0) throw new Error(`graph: numClasses must be a positive integer, got ${String(want.numClasses)}`);
-    this.config = config ?? Object.freeze({ name: GRAPH_MODEL, inChannels, numClasses });
+    if (args.inChannels !== undefined && args.inChannels !== inChannels) throw new Error(`graph: inChannels ${args.inChannels} does not match the graph's input [${desc.input.shape.join(', ')}]`);
+    const numClasses = args.numClasses ?? 0;
+    if (!Number.isInteger(numClasses) || numClasses <= 0) throw new Error(`graph: numClasses must be a positive integer, got ${String(args.numClasses)}`);
+    this.config = args.name !== undefined && args.name !== GRAPH_MODEL ? (args as ModelConfig) : Object.freeze({ name: GRAPH_MODEL, inChannels, numClasses });
     for (const [path, spec] of Object.entries(desc.modules)) {
       const { parent, leaf } = this.scopeOf(path);
       parent.registerModule(leaf, buildLayer(spec));

@@ -62,7 +62,7 @@ function describe(c: SizedModelConfig): ReturnType<GraphWriter['finish']> {
 /** A freshly initialised MobileNetV2 (torchvision's init: conv He-normal fan_out, classifier N(0, 0.01), BatchNorm 1 and 0). */
 export function mobileNetV2(args: ModelArgs = {}): GraphModel {
   const config = resolveSizedConfig('mobilenetv2', args, { inChannels: 3, numClasses: 10 }, (s) => (s < 8 ? 'is too small (at least 8: two stride-2 stages)' : null));
-  const m = new GraphModel(describe(config), {}, config);
+  const m = new GraphModel(describe(config), config);
   for (const l of m.modules()) {
     if (l instanceof Conv2d) init.kaimingNormal(l.weight, { mode: 'fan_out', nonlinearity: 'relu' });
     else if (l instanceof Linear) { init.normal(l.weight, 0, 0.01); init.zeros(l.bias!); }

@@ -60,7 +60,7 @@ function describe(c: SizedModelConfig): ReturnType<GraphWriter['finish']> {
 export function vit(args: ModelArgs = {}): GraphModel {
   const config = resolveSizedConfig('vit', args, { inChannels: 3, numClasses: 10 },
     (s) => (s % VIT.patch !== 0 || s < 2 * VIT.patch ? `is not a multiple of the patch size ${VIT.patch} of at least ${2 * VIT.patch}` : null));
-  const m = new GraphModel(describe(config), {}, config);
+  const m = new GraphModel(describe(config), config);
   for (const l of m.modules()) {
     if (l instanceof Linear) { init.normal(l.weight, 0, 0.02); init.zeros(l.bias!); }
   }
